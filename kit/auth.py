@@ -1,0 +1,139 @@
+"""Verifying identity's access tokens in any service, without calling identity.
+
+Identity signs short-lived JWTs with an Ed25519 key (EdDSA) and publishes the
+public half as JWKS; every service verifies tokens locally with it. Issuance
+belongs to the identity service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jwt
+from fastapi import Request
+from jwt import PyJWK, PyJWKClient
+
+from kit.http.problems import Problem
+from kit.settings import Settings
+
+UserKind = Literal["staff", "collaborator", "client", "service"]
+ALGORITHMS = ["EdDSA"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the token states it; authorisation checks start from here."""
+
+    subject: str
+    workspace_id: str
+    kind: UserKind
+    workspace_role: Literal["admin", "member"] = "member"
+    teams: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_admin(self) -> bool:
+        return self.workspace_role == "admin"
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "client"
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        static_keys: list[Any] | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._static_keys = static_keys or []
+        self._jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenVerifier:
+        keys: list[Any] = []
+        if settings.jwt_public_key:
+            keys = load_public_keys(settings.jwt_public_key)
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            static_keys=keys,
+            jwks_url=settings.jwt_public_key_url,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            key = await self._key_for(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, ValueError) as error:
+            raise Problem(401, "invalid-token", f"The access token is not valid: {error}",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from error
+        return principal_from_claims(claims)
+
+    async def _key_for(self, token: str) -> Any:
+        if self._jwks is not None:
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            return signing_key.key
+        if not self._static_keys:
+            raise ValueError("no verification key configured (DESKLINE_JWT_PUBLIC_KEY[_URL])")
+        kid = jwt.get_unverified_header(token).get("kid")
+        for key_id, key in self._static_keys:
+            if kid is None or key_id in (None, kid):
+                return key
+        raise ValueError(f"unknown key id {kid!r}")
+
+
+def load_public_keys(material: str) -> list[Any]:
+    """PEM, a single JWK or a JWKS document → [(kid, key), ...]."""
+    text = material.strip()
+    if text.startswith("{"):
+        document = json.loads(text)
+        entries = document.get("keys", [document])
+        return [(entry.get("kid"), PyJWK(entry).key) for entry in entries]
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return [(None, load_pem_public_key(text.encode()))]
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        return Principal(
+            subject=str(claims["sub"]),
+            workspace_id=str(claims["wid"]),
+            kind=claims.get("kind", "staff"),
+            workspace_role=claims.get("role", "member"),
+            teams=tuple(claims.get("teams", ())),
+            scopes=tuple(claims.get("scopes", ())),
+        )
+    except KeyError as error:
+        raise Problem(401, "invalid-token", f"The access token lacks the {error} claim.") from error
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "unauthenticated", "Send an access token as `Authorization: Bearer`.",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+async def authenticated(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller of this request."""
+    verifier: TokenVerifier = request.app.state.runtime.token_verifier
+    return await verifier.verify(bearer_token(request))

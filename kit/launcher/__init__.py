@@ -1,0 +1,1 @@
+"""The `deskline` command: every service in one process, or one service per process."""

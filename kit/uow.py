@@ -1,0 +1,97 @@
+"""The unit of work: one database transaction plus the events it records, committed at the edge.
+
+Service code adds rows and calls `publish`; only the edge (the end of a
+request or of a consumed message) calls `commit`. Events go into the outbox in
+the same transaction as the change, so a change and its events exist together
+or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts import Envelope
+from kit import context
+from kit.db.tables import OUTBOX
+
+
+def stamp(envelope: Envelope) -> Envelope:
+    """Fill correlation, causation, actor and workspace from the running context where unset."""
+    cause = context.current()
+    updates: dict[str, Any] = {}
+    if envelope.correlationid is None:
+        updates["correlationid"] = cause.correlation_id or cause.request_id or envelope.id
+    if envelope.causationid is None and cause.causation_id is not None:
+        updates["causationid"] = cause.causation_id
+    if envelope.actor is None and cause.actor is not None:
+        updates["actor"] = cause.actor
+    if envelope.workspace is None and cause.workspace is not None:
+        updates["workspace"] = cause.workspace
+    return envelope.model_copy(update=updates) if updates else envelope
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._on_commit = on_commit
+        self._session: AsyncSession | None = None
+        self._pending: list[Envelope] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self._pending = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        self._pending = []
+        if session is not None:
+            await session.rollback()
+            await session.close()
+
+    def publish(self, envelope: Envelope) -> None:
+        """Record an event; it is written to the outbox when (and only if) the work commits."""
+        self._pending.append(stamp(envelope))
+
+    async def commit(self) -> None:
+        session = self.session
+        if self._pending:
+            now = datetime.now(UTC)
+            await session.execute(
+                insert(OUTBOX),
+                [
+                    {
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "payload": event.to_json().decode(),
+                        "created_at": now,
+                    }
+                    for event in self._pending
+                ],
+            )
+        had_events = bool(self._pending)
+        self._pending = []
+        await session.commit()
+        if had_events:
+            self._on_commit()

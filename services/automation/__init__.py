@@ -1,0 +1,1 @@
+"""The automation service: workflow rules, SLAs on business hours, time-based triggers."""

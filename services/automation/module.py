@@ -1,0 +1,15 @@
+"""What the launcher runs for the automation service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit.module import ServiceModule
+from services.automation.app import create_app
+
+module = ServiceModule(
+    name="automation",
+    title="Automation",
+    create_app=create_app,
+    migrations=Path(__file__).parent / "migrations",
+)

@@ -1,0 +1,1 @@
+"""The integrations service: zapier-compatible gateway and signed outgoing webhooks."""

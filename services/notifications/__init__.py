@@ -1,0 +1,1 @@
+"""The notifications service: mail out and in, the in-app feed and live push."""

@@ -1,0 +1,15 @@
+"""What the launcher runs for the notifications service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit.module import ServiceModule
+from services.notifications.app import create_app
+
+module = ServiceModule(
+    name="notifications",
+    title="Notifications",
+    create_app=create_app,
+    migrations=Path(__file__).parent / "migrations",
+)

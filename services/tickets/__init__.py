@@ -1,0 +1,1 @@
+"""The tickets service: folders, projects, item types and workflows, tickets and tasks, conversation, followers."""

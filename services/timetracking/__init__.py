@@ -1,0 +1,1 @@
+"""The timetracking service: timers, timesheets, rates and capacity reports."""

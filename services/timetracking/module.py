@@ -1,0 +1,15 @@
+"""What the launcher runs for the timetracking service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit.module import ServiceModule
+from services.timetracking.app import create_app
+
+module = ServiceModule(
+    name="timetracking",
+    title="Time tracking",
+    create_app=create_app,
+    migrations=Path(__file__).parent / "migrations",
+)
