@@ -81,8 +81,12 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except (jwt.PyJWTError, ValueError) as error:
-            raise Problem(401, "invalid-token", f"The access token is not valid: {error}",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from error
+            raise Problem(
+                401,
+                "invalid-token",
+                f"The access token is not valid: {error}",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from error
         return principal_from_claims(claims)
 
     async def _key_for(self, token: str) -> Any:
@@ -128,8 +132,12 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Problem(401, "unauthenticated", "Send an access token as `Authorization: Bearer`.",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Send an access token as `Authorization: Bearer`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return token.strip()
 
 

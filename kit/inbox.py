@@ -18,9 +18,7 @@ async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """True when this consumer has not handled the event before (the row is now written)."""
     values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        statement = postgresql.insert(INBOX).values(values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(INBOX).values(values).on_conflict_do_nothing()
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(INBOX).values(values).on_conflict_do_nothing()
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

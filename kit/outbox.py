@@ -10,6 +10,7 @@ On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED`, so several relays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -60,10 +61,8 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 continue
             await self._observe_lag()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def relay_batch(self) -> int:
@@ -82,8 +81,11 @@ class OutboxRelay:
                 return 0
             outcomes = await self._bus.publish(
                 [
-                    OutgoingMessage(routing_key=row.event_type, message_id=row.event_id,
-                                    body=row.payload.encode())
+                    OutgoingMessage(
+                        routing_key=row.event_type,
+                        message_id=row.event_id,
+                        body=row.payload.encode(),
+                    )
                     for row in rows
                 ]
             )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 
 from kit.settings import Settings
 
 
-def make_redis(settings: Settings) -> Redis[Any]:
+def make_redis(settings: Settings) -> Redis:
     if settings.redis_url:
         return Redis.from_url(settings.redis_url, decode_responses=False)
     import fakeredis
 
-    fake: Redis[Any] = fakeredis.FakeAsyncRedis()
+    fake: Redis = fakeredis.FakeAsyncRedis()
     return fake

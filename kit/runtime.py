@@ -6,11 +6,9 @@ the five others; only the launcher decides which.
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kit.auth import TokenVerifier
 from kit.bus.base import Bus, Subscription
@@ -33,7 +31,7 @@ class ServiceRuntime:
         settings: Settings,
         *,
         bus: Bus,
-        redis: Redis[Any],
+        redis: Redis,
         supervisor: Supervisor,
     ) -> None:
         self.module = module

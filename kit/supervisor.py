@@ -35,8 +35,9 @@ class Supervisor:
             return
         error = task.exception()
         self.failure = f"background task {task.get_name()} ended: {error!r}"
-        log.error("background task died; stopping the process", task=task.get_name(),
-                  error=repr(error))
+        log.error(
+            "background task died; stopping the process", task=task.get_name(), error=repr(error)
+        )
         self.failed.set()
 
     def fail(self, reason: str) -> None:

@@ -1,4 +1,7 @@
-"""One bus interface, two transports: RabbitMQ for real deployments, in-memory for the embedded mode."""
+"""One bus interface, two transports.
+
+RabbitMQ for real deployments, in-memory for the embedded mode and fast tests.
+"""
 
 from kit.bus.base import (
     Bus,

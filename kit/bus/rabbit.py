@@ -53,6 +53,11 @@ log = get_logger(__name__)
 PUBLISH_TIMEOUT = 30.0
 
 
+def _header_int(headers: Any, name: str) -> int:
+    value = (headers or {}).get(name)
+    return int(value) if isinstance(value, int | str | float) else 0
+
+
 @dataclass
 class _Consumer:
     subscription: Subscription
@@ -87,6 +92,7 @@ class RabbitBus:
         self._publish_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._ready = asyncio.Event()
+        self._watchdog_wake = asyncio.Event()
         self._consuming = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -204,12 +210,23 @@ class RabbitBus:
         # Re-using the tag after a broker cancel keeps aio-pika's restore list to one entry.
         consumer.tag = await consumer.queue.consume(on_message, consumer_tag=consumer.tag)
         consumer.alive = True
+        underlay = await consumer.channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+
+    async def _on_broker_cancel(self, frame: Any) -> None:
+        # Runs in the channel's reader: only flag it here, the watchdog consumes again.
+        for consumer in self._consumers:
+            if consumer.tag == frame.consumer_tag:
+                consumer.alive = False
+        self._watchdog_wake.set()
 
     async def _watchdog(self) -> None:
         """aio-pika restores consumers after a reconnect, but not after the broker cancels one
         (queue deleted, quorum leader lost): notice that and consume again."""
         while self._consuming:
-            await asyncio.sleep(self._watchdog_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._watchdog_wake.wait(), self._watchdog_interval)
+            self._watchdog_wake.clear()
             connection = self._connection
             if connection is None or not connection.connected.is_set():
                 for consumer in self._consumers:
@@ -223,12 +240,14 @@ class RabbitBus:
                 except CONNECTION_EXCEPTIONS:
                     consumer.alive = False
                     continue
-                if consumer.tag in underlay.consumers:
+                if consumer.tag in underlay.consumers:  # type: ignore[attr-defined]
                     consumer.alive = True
                     continue
                 consumer.alive = False
-                log.warning("consumer cancelled by the broker, consuming again",
-                            handler=consumer.subscription.name)
+                log.warning(
+                    "consumer cancelled by the broker, consuming again",
+                    handler=consumer.subscription.name,
+                )
                 try:
                     await self._consume(consumer)
                 except CONNECTION_EXCEPTIONS as error:
@@ -241,7 +260,7 @@ class RabbitBus:
     # -- consuming --------------------------------------------------------
 
     async def _handle(self, subscription: Subscription, message: AbstractIncomingMessage) -> None:
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        attempt = _header_int(message.headers, ATTEMPT_HEADER)
         try:
             envelope = Envelope.from_json(message.body)
         except ValidationError as error:
@@ -253,8 +272,13 @@ class RabbitBus:
             EVENTS_CONSUMED.labels(subscription.service, subscription.name, "failed").inc()
             if attempt < len(self._retry_delays):
                 EVENTS_RETRIED.labels(subscription.service, subscription.name).inc()
-                log.warning("handler failed, will retry", handler=subscription.name,
-                            event_id=envelope.id, attempt=attempt + 1, error=repr(error))
+                log.warning(
+                    "handler failed, will retry",
+                    handler=subscription.name,
+                    event_id=envelope.id,
+                    attempt=attempt + 1,
+                    error=repr(error),
+                )
                 await self._forward(
                     subscription, message, f"retry.{attempt + 1}", attempt + 1, repr(error)
                 )
@@ -395,7 +419,7 @@ class RabbitBus:
                     DeadLetter(
                         message.body,
                         str(headers.get(ERROR_HEADER, "")),
-                        int(headers.get(ATTEMPT_HEADER, 0) or 0),
+                        _header_int(headers, ATTEMPT_HEADER),
                     )
                 )
                 await message.ack()

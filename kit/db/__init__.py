@@ -1,4 +1,7 @@
-"""Database plumbing shared by services: engines, naming, the outbox and inbox tables, migrations."""
+"""Database plumbing shared by services.
+
+Engines, naming, the outbox and inbox tables, migrations.
+"""
 
 from kit.db.engine import create_engine, ensure_database, is_postgres
 from kit.db.tables import INBOX, KIT_METADATA, OUTBOX, new_metadata

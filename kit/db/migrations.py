@@ -1,4 +1,7 @@
-"""Alembic, driven from code: every service's migrations run the same way on SQLite and PostgreSQL."""
+"""Alembic, driven from code.
+
+Every service's migrations run the same way on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 

@@ -108,8 +108,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         errors = [
-            {"location": list(item.get("loc", ())), "message": item.get("msg", ""),
-             "kind": item.get("type", "")}
+            {
+                "location": list(item.get("loc", ())),
+                "message": item.get("msg", ""),
+                "kind": item.get("type", ""),
+            }
             for item in error.errors()
         ]
         return problem_response(
@@ -123,8 +126,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        return problem_response(request, 500, "internal-error",
-                                detail="An unexpected error occurred; it has been logged.")
+        return problem_response(
+            request,
+            500,
+            "internal-error",
+            detail="An unexpected error occurred; it has been logged.",
+        )
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

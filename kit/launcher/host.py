@@ -82,4 +82,3 @@ class Host:
             log.error("start-up failed", reason=self.supervisor.failure)
             return 3
         return 1 if self.supervisor.failure else 0
-

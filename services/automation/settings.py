@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AutomationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_AUTOMATION_", extra="ignore")
 
-    max_rule_chain_depth: int = Field(default=10, description='Rule-caused changes stop at this depth.')
+    max_rule_chain_depth: int = Field(
+        default=10, description="Rule-caused changes stop at this depth."
+    )
 
 
 @lru_cache(maxsize=1)

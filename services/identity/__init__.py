@@ -1,1 +1,4 @@
-"""The identity service: workspaces, people, teams, roles, project grants, access requests, login and tokens."""
+"""The identity service.
+
+Workspaces, people, teams, roles, project grants, access requests, login and tokens.
+"""

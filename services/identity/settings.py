@@ -14,7 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class IdentitySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_IDENTITY_", extra="ignore")
 
-    access_token_ttl_seconds: int = Field(default=600, description='Lifetime of access tokens; a deactivated user is locked out within it.')
+    access_token_ttl_seconds: int = Field(
+        default=600,
+        description="Lifetime of access tokens; a deactivated user is locked out within it.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class IntegrationsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_INTEGRATIONS_", extra="ignore")
 
-    webhook_timeout_seconds: float = Field(default=10.0, description='Time a receiver gets to answer one delivery.')
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="Time a receiver gets to answer one delivery."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class NotificationsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_NOTIFICATIONS_", extra="ignore")
 
-    smtp_listen_port: int = Field(default=2525, description='Port of the inbound SMTP listener.')
+    smtp_listen_port: int = Field(default=2525, description="Port of the inbound SMTP listener.")
 
 
 @lru_cache(maxsize=1)

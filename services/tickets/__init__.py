@@ -1,1 +1,4 @@
-"""The tickets service: folders, projects, item types and workflows, tickets and tasks, conversation, followers."""
+"""The tickets service.
+
+Folders, projects, item types and workflows, tickets and tasks, conversation, followers.
+"""

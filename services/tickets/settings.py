@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TicketsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_TICKETS_", extra="ignore")
 
-    attachment_max_bytes: int = Field(default=25 * 1024 * 1024, description='Largest attachment accepted.')
+    attachment_max_bytes: int = Field(
+        default=25 * 1024 * 1024, description="Largest attachment accepted."
+    )
 
 
 @lru_cache(maxsize=1)

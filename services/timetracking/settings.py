@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TimetrackingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DESKLINE_TIMETRACKING_", extra="ignore")
 
-    timer_flag_after_hours: float = Field(default=12.0, description='A timer running longer is flagged, not billed.')
+    timer_flag_after_hours: float = Field(
+        default=12.0, description="A timer running longer is flagged, not billed."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Helpers for tests against real PostgreSQL, Redis and RabbitMQ (never mocks of them)."""
