@@ -16,11 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit import context
 from kit.http.problems import problem_response
+from kit.logging import get_logger
 from kit.metrics import HTTP_LATENCY
 
-
-class _BodyTooLarge(Exception):
-    pass
+log = get_logger(__name__)
 
 
 class ServiceMiddleware:
@@ -38,21 +37,22 @@ class ServiceMiddleware:
         correlation_id = headers.get("x-correlation-id") or request_id
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        state = {"status": 500, "started": False, "too_large": False}
 
         async def send_with_id(message: Message) -> None:
+            if state["too_large"]:
+                return  # the 413 below replaces whatever the app answers
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
+                state["status"], state["started"] = message["status"], True
                 message["headers"] = [
-                    *message["headers"],
+                    *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
                 ]
             await send(message)
 
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send_with_id)
+            await self._answer(scope, receive, send, request_id, 413)
             return
 
         received = 0
@@ -63,7 +63,9 @@ class ServiceMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # Stop the app reading as if the client left; answer 413 afterwards.
+                    state["too_large"] = True
+                    return {"type": "http.disconnect"}
             return message
 
         with (
@@ -74,20 +76,38 @@ class ServiceMiddleware:
         ):
             try:
                 await self.app(scope, limited_receive, send_with_id)
-            except _BodyTooLarge:
-                await self._too_large(scope, receive, send_with_id)
+            except Exception:
+                if not state["too_large"]:
+                    log.exception("unhandled error", path=scope.get("path"))
+                    if state["started"]:
+                        raise
+                    await self._answer(scope, receive, send, request_id, 500)
+                    return
             finally:
                 route: Any = scope.get("route")
                 path = getattr(route, "path", "unmatched")
-                HTTP_LATENCY.labels(
-                    self.service, scope["method"], path, str(status_holder["status"])
-                ).observe(time.perf_counter() - started)
+                status = 413 if state["too_large"] else state["status"]
+                HTTP_LATENCY.labels(self.service, scope["method"], path, str(status)).observe(
+                    time.perf_counter() - started
+                )
+            if state["too_large"]:
+                await self._answer(scope, receive, send, request_id, 413)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, status: int
+    ) -> None:
+        if status == 413:
+            kind, detail = (
+                "payload-too-large",
+                f"The request body exceeds {self.max_body_bytes} bytes.",
+            )
+        else:
+            kind, detail = "internal-error", "An unexpected error occurred; it has been logged."
         response = problem_response(
             Request(scope, receive),
-            413,
-            "payload-too-large",
-            detail=f"The request body exceeds {self.max_body_bytes} bytes.",
+            status,
+            kind,
+            detail=detail,
+            headers={"x-request-id": request_id},
         )
         await response(scope, receive, send)

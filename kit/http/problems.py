@@ -10,12 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kit.logging import get_logger
-
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://deskline.dev/problems/"
-
-log = get_logger(__name__)
 
 
 class Problem(Exception):
@@ -136,4 +132,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    # Unexpected exceptions are answered by ServiceMiddleware, inside the request-id scope.

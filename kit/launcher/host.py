@@ -38,6 +38,7 @@ class Host:
             )
             for module in modules
         ]
+        self._server: uvicorn.Server | None = None
         self.app = FastAPI(title="Deskline", lifespan=self._lifespan, docs_url=None)
         for runtime in self.runtimes:
             self.app.mount(f"/api/{runtime.name}", runtime.module.create_app(runtime))
@@ -62,12 +63,17 @@ class Host:
                 await runtime.stop()
             await self.redis.aclose()
 
+    def request_stop(self) -> None:
+        """Graceful stop, as on SIGTERM."""
+        if self._server is not None:
+            self._server.should_exit = True
+
     async def serve(self, host: str, port: int) -> int:
         """Serve until a signal or a dead background task; the exit code says which."""
         config = uvicorn.Config(
             self.app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
         )
-        server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(), name="uvicorn")
         failed = asyncio.create_task(self.supervisor.failed.wait(), name="supervisor")
         done, _ = await asyncio.wait({serving, failed}, return_when=asyncio.FIRST_COMPLETED)
