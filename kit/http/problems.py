@@ -120,15 +120,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             extensions={"errors": errors},
         )
 
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
-        return problem_response(
-            request,
-            500,
-            "internal-error",
-            detail="An unexpected error occurred; it has been logged.",
-        )
-
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -86,7 +86,7 @@ async def test_events_are_written_with_the_change_or_not_at_all(engine: AsyncEng
         await uow.session.execute(insert(EFFECTS).values(event_id="change-1", n=1))
         uow.publish(probe(1))
         await uow.commit()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 - the failure is the whole block
         async with unit_of_work(engine) as uow:
             await uow.session.execute(insert(EFFECTS).values(event_id="change-2", n=2))
             uow.publish(probe(2))
