@@ -19,7 +19,7 @@ D = TypeVar("D", bound=EventData)
 COMMAND_SEGMENT = "command"
 
 
-class UnknownEventType(LookupError):  # noqa: N818 - public name consumers already catch
+class UnknownEventType(LookupError):
     """Raised for a `type` nobody registered: a typo, or a producer newer than this consumer."""
 
     def __init__(self, event_type: str, reason: str = "no payload model is registered for it"):

@@ -7,11 +7,14 @@ import sys
 
 import structlog
 
+from kit.context import add_to_log
+
 
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     use_json = (not sys.stderr.isatty()) if json is None else json
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_to_log,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a TTY.")
     log_level: str = "INFO"
 
-    prefetch: int = Field(default=32, ge=1)
+    prefetch: int = Field(default=128, ge=1)
     retry_delays: list[float] = Field(default=[1.0, 10.0, 60.0, 300.0])
     delivery_limit: int = Field(default=20, ge=1, description="Redeliveries before dead-letter.")
     bus_connect_backoff_max: float = 10.0

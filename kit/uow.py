@@ -24,9 +24,10 @@ from kit.db.tables import OUTBOX
 def stamp(envelope: Envelope) -> Envelope:
     """Fill correlation, causation, actor and workspace from the running context where unset."""
     cause = context.current()
+    # Outside any request or message, the event starts its own correlation chain.
     updates: dict[str, Any] = {}
     if envelope.correlationid is None:
-        updates["correlationid"] = cause.correlation_id or cause.request_id or envelope.id
+        updates["correlationid"] = cause.correlation_id or envelope.id
     if envelope.causationid is None and cause.causation_id is not None:
         updates["causationid"] = cause.causation_id
     if envelope.actor is None and cause.actor is not None:

@@ -74,7 +74,7 @@ class RabbitBus:
         url: str,
         *,
         namespace: str = "deskline",
-        prefetch: int = 32,
+        prefetch: int = 128,
         retry_delays: Sequence[float] = (1.0, 10.0, 60.0, 300.0),
         delivery_limit: int = 20,
         watchdog_interval: float = 2.0,
@@ -358,17 +358,21 @@ class RabbitBus:
                     ),
                     routing_key=message.routing_key,
                     mandatory=True,
-                    timeout=PUBLISH_TIMEOUT,
                 )
             except PublishError:
                 return PublishOutcome.UNROUTABLE
             except DeliveryError as error:
                 raise BusError(f"broker refused {message.message_id}: {error!r}") from error
-            except (*CONNECTION_EXCEPTIONS, TimeoutError) as error:
+            except CONNECTION_EXCEPTIONS as error:
                 raise BusError(f"publish of {message.message_id} failed: {error!r}") from error
             return PublishOutcome.CONFIRMED
 
-        return list(await asyncio.gather(*(publish_one(m) for m in messages)))
+        # One deadline for the whole batch: a per-message timeout costs a task per message.
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                return list(await asyncio.gather(*(publish_one(m) for m in messages)))
+        except TimeoutError as error:
+            raise BusError(f"broker did not confirm within {PUBLISH_TIMEOUT} s") from error
 
     # -- lifecycle --------------------------------------------------------
 

@@ -10,7 +10,6 @@ import time
 import uuid
 from typing import Any
 
-import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,11 +67,8 @@ class ServiceMiddleware:
                     return {"type": "http.disconnect"}
             return message
 
-        with (
-            structlog.contextvars.bound_contextvars(
-                service=self.service, request_id=request_id, correlation_id=correlation_id
-            ),
-            context.caused_by(request_id=request_id, correlation_id=correlation_id),
+        with context.working(
+            service=self.service, request_id=request_id, correlation_id=correlation_id
         ):
             try:
                 await self.app(scope, limited_receive, send_with_id)

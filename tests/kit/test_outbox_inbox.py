@@ -96,7 +96,7 @@ async def test_events_are_written_with_the_change_or_not_at_all(engine: AsyncEng
 
 
 async def test_published_events_carry_the_causation_of_the_work(engine: AsyncEngine) -> None:
-    with context.caused_by(
+    with context.working(
         correlation_id="req-7", causation_id="evt-1", actor="user-3", workspace="ws-9"
     ):
         async with unit_of_work(engine) as uow:

@@ -39,9 +39,12 @@ EFFECTS = Table(
 )
 
 
+INSERT_EFFECT = insert(EFFECTS)
+
+
 async def record_effect(envelope: Envelope, uow: UnitOfWork) -> None:
     await uow.session.execute(
-        insert(EFFECTS).values(event_id=envelope.id, n=int(envelope.data["n"]))
+        INSERT_EFFECT, {"event_id": envelope.id, "n": int(envelope.data["n"])}
     )
 
 

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Make sure what the tests need is running on this machine:
+# PostgreSQL, Redis and RabbitMQ on their default local ports, and nginx (the
+# e2e gateway tests run the real thing).
+#
+# For each server: answering -> fine; installed but stopped -> start it and
+# wait (bounded); not installed -> say so and fail. A server whose
+# DESKLINE_TEST_<PG|REDIS|AMQP>_URL is set belongs to someone else and is not
+# touched. nginx is installed with apt-get when missing, if we are root and
+# DESKLINE_NO_APT is unset. Idempotent; well under two seconds when all is up.
+set -euo pipefail
+
+readonly WAIT_SECONDS="${DESKLINE_INFRA_WAIT_SECONDS:-60}"
+readonly HOST=127.0.0.1
+missing=()
+
+say() { printf 'ensure-infra: %s\n' "$*" >&2; }
+
+have() { command -v "$1" > /dev/null 2>&1; }
+
+tcp_open() { # host port
+    timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2> /dev/null
+}
+
+wait_until() { # description command...
+    local what="$1" deadline=$((SECONDS + WAIT_SECONDS))
+    shift
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            say "$what did not answer within ${WAIT_SECONDS}s"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# --- PostgreSQL ------------------------------------------------------------
+pg_up() { pg_isready -q -h "$HOST" -p 5432 -t 2 > /dev/null 2>&1; }
+
+ensure_postgres() {
+    if [[ -n "${DESKLINE_TEST_PG_URL:-}" ]]; then
+        say "PostgreSQL: DESKLINE_TEST_PG_URL is set, not checking the local server"
+        return 0
+    fi
+    if have pg_isready && pg_up; then
+        return 0
+    fi
+    if ! have pg_ctlcluster || ! compgen -G '/etc/postgresql/*/main' > /dev/null; then
+        missing+=("PostgreSQL (no server answers on $HOST:5432 and none is installed; set DESKLINE_TEST_PG_URL or install postgresql)")
+        return 0
+    fi
+    local version
+    for version in /etc/postgresql/*/; do
+        version="$(basename "$version")"
+        say "starting PostgreSQL $version"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    wait_until "PostgreSQL on $HOST:5432" pg_up \
+        || missing+=("PostgreSQL (installed, but did not start: see /var/log/postgresql/)")
+}
+
+# --- Redis -----------------------------------------------------------------
+redis_up() { [[ "$(redis-cli -h "$HOST" -p 6379 ping 2> /dev/null)" == "PONG" ]]; }
+
+ensure_redis() {
+    if [[ -n "${DESKLINE_TEST_REDIS_URL:-}" ]]; then
+        say "Redis: DESKLINE_TEST_REDIS_URL is set, not checking the local server"
+        return 0
+    fi
+    if have redis-cli && redis_up; then
+        return 0
+    fi
+    if ! have redis-server || ! have redis-cli; then
+        missing+=("Redis (no server answers on $HOST:6379 and redis-server/redis-cli are not installed; set DESKLINE_TEST_REDIS_URL or install redis-server)")
+        return 0
+    fi
+    say "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+        --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+    wait_until "Redis on $HOST:6379" redis_up \
+        || missing+=("Redis (installed, but did not start: see /var/log/redis/ci.log)")
+}
+
+# --- RabbitMQ --------------------------------------------------------------
+amqp_up() { tcp_open "$HOST" 5672; }
+
+ensure_rabbitmq() {
+    if [[ -n "${DESKLINE_TEST_AMQP_URL:-}" ]]; then
+        say "RabbitMQ: DESKLINE_TEST_AMQP_URL is set, not checking the local broker"
+        return 0
+    fi
+    if amqp_up; then
+        return 0
+    fi
+    if ! have rabbitmq-server; then
+        missing+=("RabbitMQ (nothing answers on $HOST:5672 and rabbitmq-server is not installed; set DESKLINE_TEST_AMQP_URL or install rabbitmq-server)")
+        return 0
+    fi
+    say "starting RabbitMQ"
+    rabbitmq-server -detached || true
+    if have rabbitmqctl; then
+        timeout "$WAIT_SECONDS" rabbitmqctl await_startup > /dev/null 2>&1 || true
+    fi
+    wait_until "RabbitMQ on $HOST:5672" amqp_up \
+        || missing+=("RabbitMQ (installed, but did not start: see /var/log/rabbitmq/)")
+}
+
+# --- nginx -----------------------------------------------------------------
+nginx_found() { have nginx || [[ -x /usr/sbin/nginx ]]; }
+
+ensure_nginx() {
+    if nginx_found; then
+        return 0
+    fi
+    if [[ "$(id -u)" -eq 0 ]] && have apt-get && [[ -z "${DESKLINE_NO_APT:-}" ]]; then
+        say "installing nginx-light with apt-get"
+        if DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light > /dev/null; then
+            nginx_found && return 0
+        fi
+        missing+=("nginx (apt-get install nginx-light failed)")
+        return 0
+    fi
+    missing+=("nginx (not installed; the e2e gateway tests run it: install nginx-light, or run this script as root with apt-get)")
+}
+
+ensure_postgres
+ensure_redis
+ensure_rabbitmq
+ensure_nginx
+
+if ((${#missing[@]} > 0)); then
+    for item in "${missing[@]}"; do
+        say "missing: $item"
+    done
+    exit 1
+fi
