@@ -1,4 +1,5 @@
-"""structlog set-up: JSON lines in production, readable console output on a TTY."""
+"""Logging set-up: structlog for our code and the standard library's loggers (uvicorn,
+alembic, aio-pika) alike, as JSON lines in production and readable lines on a TTY."""
 
 from __future__ import annotations
 
@@ -9,29 +10,40 @@ import structlog
 
 from kit.context import add_to_log
 
+QUIET_LOGGERS = ("aiormq", "aio_pika", "uvicorn.access", "alembic.runtime.migration")
+
 
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     use_json = (not sys.stderr.isatty()) if json is None else json
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         add_to_log,
-        structlog.processors.add_log_level,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
-    if use_json:
-        shared.append(structlog.processors.format_exc_info)
     structlog.configure(
-        processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
-    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "alembic.runtime.migration"):
+    final: list[structlog.types.Processor] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta
+    ]
+    if use_json:
+        final.append(structlog.processors.format_exc_info)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

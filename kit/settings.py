@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies (the gateway) trusted for X-Forwarded-*."
+    )
     max_body_bytes: int = 25 * 1024 * 1024
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a TTY.")
     log_level: str = "INFO"

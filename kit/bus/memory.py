@@ -12,13 +12,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from contracts import Envelope
 from kit.bus.base import DeadLetter, OutgoingMessage, PublishOutcome, Subscription
+from kit.bus.delivery import DeadLettered, Deliverer, Handled, Retry
 from kit.bus.topic import matches
 from kit.logging import get_logger
-from kit.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_RETRIED
 
 log = get_logger(__name__)
 
@@ -26,6 +23,7 @@ log = get_logger(__name__)
 @dataclass
 class _Binding:
     subscription: Subscription
+    deliverer: Deliverer
     queue: asyncio.Queue[tuple[str, int]]
     dead: list[DeadLetter]
     worker: asyncio.Task[None] | None = None
@@ -43,7 +41,9 @@ class MemoryBus:
         self._consuming = False
 
     def subscribe(self, subscription: Subscription) -> None:
-        self._bindings.append(_Binding(subscription, asyncio.Queue(), []))
+        self._bindings.append(
+            _Binding(subscription, Deliverer(subscription, self._retry_delays), asyncio.Queue(), [])
+        )
 
     async def declare(self) -> None:
         return None
@@ -88,30 +88,13 @@ class MemoryBus:
                 return
 
     async def _deliver(self, binding: _Binding, text: str, attempt: int) -> None:
-        subscription = binding.subscription
-        try:
-            envelope = Envelope.from_json(text)
-        except ValidationError as error:
-            self._dead_letter(binding, text, f"unparseable message: {error}", attempt)
-            return
-        try:
-            await subscription.handler(envelope)
-        except Exception as error:  # a failing handler must never stop the worker
-            EVENTS_CONSUMED.labels(subscription.service, subscription.name, "failed").inc()
-            if attempt < len(self._retry_delays):
-                EVENTS_RETRIED.labels(subscription.service, subscription.name).inc()
-                log.warning(
-                    "handler failed, will retry",
-                    handler=subscription.name,
-                    event_id=envelope.id,
-                    attempt=attempt + 1,
-                    error=repr(error),
-                )
-                self._schedule(binding, text, attempt + 1, self._retry_delays[attempt])
-            else:
-                self._dead_letter(binding, text, repr(error), attempt)
-            return
-        EVENTS_CONSUMED.labels(subscription.service, subscription.name, "ok").inc()
+        match await binding.deliverer.deliver(text, attempt):
+            case Retry(attempt=next_attempt, delay=delay):
+                self._schedule(binding, text, next_attempt, delay)
+            case DeadLettered(attempts=attempts, error=error):
+                binding.dead.append(DeadLetter(text.encode(), error, attempts))
+            case Handled():
+                pass
 
     def _schedule(self, binding: _Binding, text: str, attempt: int, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -122,12 +105,6 @@ class MemoryBus:
 
         handle = loop.call_later(delay, requeue)
         self._delayed.add(handle)
-
-    def _dead_letter(self, binding: _Binding, text: str, error: str, attempts: int) -> None:
-        subscription = binding.subscription
-        EVENTS_DEAD_LETTERED.labels(subscription.service, subscription.name).inc()
-        log.error("message dead-lettered", handler=subscription.name, error=error)
-        binding.dead.append(DeadLetter(text.encode(), error, attempts))
 
     async def stop_consuming(self) -> None:
         self._consuming = False

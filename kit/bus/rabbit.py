@@ -28,9 +28,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
-from pydantic import ValidationError
 
-from contracts import Envelope
 from kit.bus.base import (
     ATTEMPT_HEADER,
     ERROR_HEADER,
@@ -40,13 +38,9 @@ from kit.bus.base import (
     PublishOutcome,
     Subscription,
 )
+from kit.bus.delivery import DeadLettered, Deliverer, Handled, Retry
 from kit.logging import get_logger
-from kit.metrics import (
-    CONSUMERS_RESTARTED,
-    EVENTS_CONSUMED,
-    EVENTS_DEAD_LETTERED,
-    EVENTS_RETRIED,
-)
+from kit.metrics import CONSUMERS_RESTARTED
 
 log = get_logger(__name__)
 
@@ -61,6 +55,7 @@ def _header_int(headers: Any, name: str) -> int:
 @dataclass
 class _Consumer:
     subscription: Subscription
+    deliverer: Deliverer
     channel: AbstractChannel | None = None
     queue: AbstractQueue | None = None
     tag: str | None = None
@@ -101,7 +96,7 @@ class RabbitBus:
         return f"{self.namespace}.events"
 
     def subscribe(self, subscription: Subscription) -> None:
-        self._consumers.append(_Consumer(subscription))
+        self._consumers.append(_Consumer(subscription, Deliverer(subscription, self._retry_delays)))
 
     # -- connection -------------------------------------------------------
 
@@ -202,7 +197,7 @@ class RabbitBus:
             if task is not None:
                 consumer.in_flight.add(task)
             try:
-                await self._handle(subscription, message)
+                await self._handle(consumer.deliverer, message)
             finally:
                 if task is not None:
                     consumer.in_flight.discard(task)
@@ -259,34 +254,19 @@ class RabbitBus:
 
     # -- consuming --------------------------------------------------------
 
-    async def _handle(self, subscription: Subscription, message: AbstractIncomingMessage) -> None:
-        attempt = _header_int(message.headers, ATTEMPT_HEADER)
-        try:
-            envelope = Envelope.from_json(message.body)
-        except ValidationError as error:
-            await self._forward(subscription, message, "dead", attempt, f"unparseable: {error}")
-            return
-        try:
-            await subscription.handler(envelope)
-        except Exception as error:  # every handler failure goes through the retry tiers
-            EVENTS_CONSUMED.labels(subscription.service, subscription.name, "failed").inc()
-            if attempt < len(self._retry_delays):
-                EVENTS_RETRIED.labels(subscription.service, subscription.name).inc()
-                log.warning(
-                    "handler failed, will retry",
-                    handler=subscription.name,
-                    event_id=envelope.id,
-                    attempt=attempt + 1,
-                    error=repr(error),
-                )
+    async def _handle(self, deliverer: Deliverer, message: AbstractIncomingMessage) -> None:
+        outcome = await deliverer.deliver(
+            message.body, _header_int(message.headers, ATTEMPT_HEADER)
+        )
+        match outcome:
+            case Handled():
+                await self._ack(message)
+            case Retry(attempt=attempt, tier=tier, error=error):
                 await self._forward(
-                    subscription, message, f"retry.{attempt + 1}", attempt + 1, repr(error)
+                    deliverer.subscription, message, f"retry.{tier}", attempt, error
                 )
-            else:
-                await self._forward(subscription, message, "dead", attempt, repr(error))
-            return
-        EVENTS_CONSUMED.labels(subscription.service, subscription.name, "ok").inc()
-        await self._ack(message)
+            case DeadLettered(attempts=attempts, error=error):
+                await self._forward(deliverer.subscription, message, "dead", attempts, error)
 
     async def _forward(
         self,
@@ -300,9 +280,6 @@ class RabbitBus:
 
         If the copy cannot be confirmed the original stays unacked and comes back.
         """
-        if suffix == "dead":
-            EVENTS_DEAD_LETTERED.labels(subscription.service, subscription.name).inc()
-            log.error("message dead-lettered", handler=subscription.name, error=error)
         assert self._publish_channel is not None
         headers = dict(message.headers or {})
         headers[ATTEMPT_HEADER] = attempt

@@ -71,7 +71,14 @@ class Host:
     async def serve(self, host: str, port: int) -> int:
         """Serve until a signal or a dead background task; the exit code says which."""
         config = uvicorn.Config(
-            self.app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+            self.app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=True,
+            forwarded_allow_ips=self.settings.forwarded_allow_ips,
         )
         server = self._server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(), name="uvicorn")
