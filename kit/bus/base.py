@@ -10,14 +10,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts import Envelope
 
 Handler = Callable[[Envelope], Awaitable[None]]
+# How a transport starts its long-running tasks; the launcher passes its supervisor's
+# `spawn`, so a consumer loop that dies takes the process down instead of going quiet.
+Spawn = Callable[[str, Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+def unsupervised(name: str, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """The default `Spawn` when no supervisor watches (tests, tools)."""
+    return asyncio.create_task(coroutine, name=name)
+
 
 ATTEMPT_HEADER = "x-deskline-attempt"
 ERROR_HEADER = "x-deskline-error"
@@ -70,7 +80,7 @@ class Bus(Protocol):
     def subscribe(self, subscription: Subscription) -> None:
         """Register a consumer; call before `start`."""
 
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn | None = None) -> None:
         """Connect (waiting for the broker as long as it takes, in the background) and consume."""
 
     async def declare(self) -> None:

@@ -12,7 +12,14 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kit.bus.base import DeadLetter, OutgoingMessage, PublishOutcome, Subscription
+from kit.bus.base import (
+    DeadLetter,
+    OutgoingMessage,
+    PublishOutcome,
+    Spawn,
+    Subscription,
+    unsupervised,
+)
 from kit.bus.delivery import DeadLettered, Deliverer, Handled, Retry
 from kit.bus.topic import matches
 from kit.logging import get_logger
@@ -48,13 +55,12 @@ class MemoryBus:
     async def declare(self) -> None:
         return None
 
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn | None = None) -> None:
         self._consuming = True
         for binding in self._bindings:
             if binding.worker is None:
-                binding.worker = asyncio.create_task(
-                    self._work(binding), name=f"memory-consumer:{binding.subscription.name}"
-                )
+                name = f"memory-consumer:{binding.subscription.service}.{binding.subscription.name}"
+                binding.worker = (spawn or unsupervised)(name, self._work(binding))
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> list[PublishOutcome]:
         outcomes = []
@@ -71,7 +77,6 @@ class MemoryBus:
         return outcomes
 
     async def _work(self, binding: _Binding) -> None:
-        subscription = binding.subscription
         while True:
             text, attempt = await binding.queue.get()
             self._in_flight += 1
@@ -83,9 +88,6 @@ class MemoryBus:
                 if self._in_flight == 0:
                     self._idle.set()
                 binding.queue.task_done()
-            if not self._consuming:
-                log.info("memory consumer stopped", handler=subscription.name)
-                return
 
     async def _deliver(self, binding: _Binding, text: str, attempt: int) -> None:
         match await binding.deliverer.deliver(text, attempt):

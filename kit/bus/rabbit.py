@@ -36,7 +36,9 @@ from kit.bus.base import (
     DeadLetter,
     OutgoingMessage,
     PublishOutcome,
+    Spawn,
     Subscription,
+    unsupervised,
 )
 from kit.bus.delivery import DeadLettered, Deliverer, Handled, Retry
 from kit.logging import get_logger
@@ -89,7 +91,7 @@ class RabbitBus:
         self._ready = asyncio.Event()
         self._watchdog_wake = asyncio.Event()
         self._consuming = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def exchange_name(self) -> str:
@@ -168,21 +170,18 @@ class RabbitBus:
         finally:
             await channel.close()
 
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn | None = None) -> None:
         self._consuming = True
-        self._spawn(self._start_consumers(), "rabbit-connect")
-
-    def _spawn(self, coroutine: Any, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)
+        task = (spawn or unsupervised)("rabbit-consumers", self._run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _start_consumers(self) -> None:
+    async def _run(self) -> None:
+        """Connect, consume, then watch the consumers until cancelled at shutdown."""
         await self._connect()
         for consumer in self._consumers:
             await self._consume(consumer)
-        if self._consumers:
-            self._spawn(self._watchdog(), "rabbit-consumer-watchdog")
+        await self._watchdog()
 
     async def _consume(self, consumer: _Consumer) -> None:
         assert self._connection is not None
@@ -218,10 +217,12 @@ class RabbitBus:
     async def _watchdog(self) -> None:
         """aio-pika restores consumers after a reconnect, but not after the broker cancels one
         (queue deleted, quorum leader lost): notice that and consume again."""
-        while self._consuming:
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._watchdog_wake.wait(), self._watchdog_interval)
             self._watchdog_wake.clear()
+            if not self._consuming:
+                continue
             connection = self._connection
             if connection is None or not connection.connected.is_set():
                 for consumer in self._consumers:
@@ -384,9 +385,6 @@ class RabbitBus:
 
     def consumers_alive(self) -> bool:
         return self.is_connected() and all(c.alive for c in self._consumers)
-
-    def failed_tasks(self) -> list[asyncio.Task[None]]:
-        return [t for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
 
     async def drain_dead_letters(self, subscription: Subscription) -> list[DeadLetter]:
         assert self._connection is not None

@@ -51,7 +51,7 @@ class Host:
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         for runtime in self.runtimes:
             await runtime.start()
-        await self.bus.start()
+        await self.bus.start(spawn=self.supervisor.spawn)
         try:
             yield
         finally:
