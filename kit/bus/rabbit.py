@@ -104,6 +104,8 @@ class RabbitBus:
 
     async def _connect(self) -> None:
         """Wait for the broker as long as it takes; the outbox buffers meanwhile."""
+        if self._ready.is_set():
+            return
         delay = 0.5
         while self._connection is None:
             try:
