@@ -16,6 +16,7 @@ import jwt
 from fastapi import Request
 from jwt import PyJWK, PyJWKClient
 
+from kit import context
 from kit.http.problems import Problem
 from kit.settings import Settings
 
@@ -144,4 +145,7 @@ def bearer_token(request: Request) -> str:
 async def authenticated(request: Request) -> Principal:
     """FastAPI dependency: the verified caller of this request."""
     verifier: TokenVerifier = request.app.state.runtime.token_verifier
-    return await verifier.verify(bearer_token(request))
+    principal = await verifier.verify(bearer_token(request))
+    # From here on, logs and the events this request publishes name the caller.
+    context.bind(actor=principal.subject, workspace=principal.workspace_id)
+    return principal

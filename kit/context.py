@@ -48,6 +48,14 @@ def working(**changes: str | None) -> Iterator[WorkContext]:
         _current.reset(token)
 
 
+def bind(**changes: str | None) -> None:
+    """Amend the current work for the rest of this task (e.g. once the caller is known).
+
+    The enclosing `working` block restores the outer value when it ends.
+    """
+    _current.set(replace(_current.get(), **changes))
+
+
 def add_to_log(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
     """structlog processor: every log line carries the current work's fields."""
     work = _current.get()

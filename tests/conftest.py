@@ -68,11 +68,16 @@ async def make_database(
 
 
 @pytest.fixture
-async def redis(redis_url: str, session_tag: str) -> AsyncIterator[Redis]:
+def redis_prefix(session_tag: str) -> str:
+    """Every key a test writes starts with this; the session's keys are removed at its end."""
+    return f"dltest:{session_tag}:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
     client: Redis = Redis.from_url(redis_url)
-    prefix = f"dltest:{session_tag}:"
     yield client
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    keys = [key async for key in client.scan_iter(match=f"{redis_prefix}*")]
     if keys:
         await client.delete(*keys)
     await client.aclose()

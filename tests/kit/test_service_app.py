@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
+from kit import context
 from kit.auth import Principal, authenticated
 from kit.http import Problem, create_service_app
 from kit.launcher.host import Host
@@ -55,11 +56,13 @@ def probe_app(runtime: ServiceRuntime) -> FastAPI:
 
     @app.get("/whoami")
     async def whoami(principal: Principal = Depends(authenticated)) -> dict[str, Any]:
+        work = context.current()
         return {
             "subject": principal.subject,
             "workspace": principal.workspace_id,
             "kind": principal.kind,
             "teams": list(principal.teams),
+            "work": [work.actor, work.workspace, work.service],
         }
 
     return app
@@ -208,6 +211,7 @@ async def test_access_tokens_are_verified_with_identitys_public_key(base_url: st
         "workspace": "ws-1",
         "kind": "collaborator",
         "teams": ["design"],
+        "work": ["user-1", "ws-1", "probe"],
     }
     for refused in (none, expired, forged, wrong_audience):
         assert refused.status_code == 401
