@@ -6,6 +6,7 @@ Every service's migrations run the same way on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,10 +30,17 @@ def drop_kit_tables() -> None:
     KIT_METADATA.drop_all(bind, tables=[INBOX, OUTBOX])
 
 
+KIT_VERSIONS = Path(__file__).parent / "versions"
+
+
 def alembic_config(migrations_dir: Path, url: str) -> Config:
+    """A service's own revisions plus the kit's (outbox, inbox), which they build on."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.set_main_option("version_locations", str(migrations_dir / "versions"))
+    config.set_main_option("version_path_separator", "os")
+    config.set_main_option(
+        "version_locations", os.pathsep.join([str(migrations_dir / "versions"), str(KIT_VERSIONS)])
+    )
     config.attributes["database_url"] = url
     return config
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from kit.bus import make_bus
 from kit.bus.rabbit import RabbitBus
 from kit.metrics import REGISTRY
 from kit.runtime import ServiceRuntime
@@ -33,14 +34,9 @@ pytestmark = pytest.mark.reliability
 
 
 def rabbit(settings: Settings) -> RabbitBus:
-    return RabbitBus(
-        settings.bus_url,
-        namespace=settings.namespace,
-        prefetch=settings.prefetch,
-        retry_delays=settings.retry_delays,
-        watchdog_interval=settings.consumer_watchdog_interval,
-        connect_backoff_max=settings.bus_connect_backoff_max,
-    )
+    bus = make_bus(settings)
+    assert isinstance(bus, RabbitBus)
+    return bus
 
 
 class Pair:
