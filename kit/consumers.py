@@ -25,8 +25,10 @@ from kit.uow import UnitOfWork
 
 DomainHandler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
 
+# One batch in flight per consumer: the next one gathers while the current one commits,
+# which under load makes batches large. Half the default prefetch, so the broker keeps
+# delivering the next batch while this one commits.
 MAX_BATCH = 64
-PARALLEL_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,13 @@ class _GroupCommit:
         self._unit_of_work = unit_of_work
         self._inbox_name = f"{service}.{consumer.name}"
         self._waiting: list[tuple[Envelope, asyncio.Future[None]]] = []
-        self._flushers = 0
+        self._flusher: asyncio.Task[None] | None = None
 
     async def __call__(self, envelope: Envelope) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((envelope, done))
-        if self._flushers < PARALLEL_BATCHES:
-            self._flushers += 1
-            asyncio.get_running_loop().create_task(self._flush())
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
         await done
 
     async def _flush(self) -> None:
@@ -65,7 +66,7 @@ class _GroupCommit:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 await self._settle(batch)
         finally:
-            self._flushers -= 1
+            self._flusher = None
 
     async def _settle(self, batch: list[tuple[Envelope, asyncio.Future[None]]]) -> None:
         try:

@@ -23,7 +23,7 @@ from tests.support.buses import delete_namespace
 from tests.support.pair import drop_databases, pair_settings, prepare_databases
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 async def start_role(

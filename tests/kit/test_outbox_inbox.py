@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from contracts import Envelope
@@ -17,7 +17,7 @@ from kit.consumers import Consumer, transactional
 from kit.db import INBOX, KIT_METADATA, OUTBOX, create_engine
 from kit.outbox import OutboxRelay
 from kit.uow import UnitOfWork
-from tests.support.pair import EFFECTS, PROBE_METADATA, PROBE_TYPE, record_effect
+from tests.support.pair import EFFECTS, PROBE_METADATA, PROBE_TYPE, ProbeEffect, record_effect
 
 
 class RecordingBus:
@@ -83,12 +83,12 @@ async def count(engine: AsyncEngine, statement: object) -> int:
 
 async def test_events_are_written_with_the_change_or_not_at_all(engine: AsyncEngine) -> None:
     async with unit_of_work(engine) as uow:
-        await uow.session.execute(insert(EFFECTS).values(event_id="change-1", n=1))
+        uow.session.add(ProbeEffect(event_id="change-1", n=1))
         uow.publish(probe(1))
         await uow.commit()
     with pytest.raises(RuntimeError):  # noqa: PT012 - the failure is the whole block
         async with unit_of_work(engine) as uow:
-            await uow.session.execute(insert(EFFECTS).values(event_id="change-2", n=2))
+            uow.session.add(ProbeEffect(event_id="change-2", n=2))
             uow.publish(probe(2))
             raise RuntimeError("the request failed before the edge committed")
     assert await count(engine, select(func.count()).select_from(OUTBOX)) == 1

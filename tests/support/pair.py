@@ -11,10 +11,11 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Integer, String, Table, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts import Envelope
 from kit.bus.base import Bus, OutgoingMessage, PublishOutcome, Subscription
@@ -29,23 +30,30 @@ from kit.supervisor import Supervisor
 from kit.uow import UnitOfWork
 
 PROBE_TYPE = "probe.item.recorded.v1"
-PROBE_METADATA: MetaData = new_metadata()
-EFFECTS = Table(
-    "probe_effects",
-    PROBE_METADATA,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(64), nullable=False),
-    Column("n", Integer, nullable=False),
-)
 
 
-INSERT_EFFECT = insert(EFFECTS)
+class ProbeBase(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class ProbeEffect(ProbeBase):
+    """One row per handled delivery; deliberately no unique constraint on the event, so a
+    second effect of one event would show as a second row rather than as an error."""
+
+    __tablename__ = "probe_effects"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+PROBE_METADATA = ProbeBase.metadata
+EFFECTS = cast(Table, ProbeEffect.__table__)
 
 
 async def record_effect(envelope: Envelope, uow: UnitOfWork) -> None:
-    await uow.session.execute(
-        INSERT_EFFECT, {"event_id": envelope.id, "n": int(envelope.data["n"])}
-    )
+    """The way domain code writes: add the entity; the unit of work flushes at commit."""
+    uow.session.add(ProbeEffect(event_id=envelope.id, n=int(envelope.data["n"])))
 
 
 def _no_app(_runtime: ServiceRuntime) -> FastAPI:
