@@ -6,7 +6,7 @@ pydantic alone, never on the kit or a service, so any producer or consumer
 Importing it registers every producer's types (one module per producer).
 """
 
-from contracts import identity
+from contracts import identity, notifications, tickets
 from contracts.envelope import SPEC_VERSION, Envelope, EventData, new_event_id
 from contracts.registry import (
     EventRegistry,
@@ -26,5 +26,7 @@ __all__ = [
     "UnknownEventType",
     "identity",
     "new_event_id",
+    "notifications",
     "registry",
+    "tickets",
 ]
