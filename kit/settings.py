@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "deskline"
 
     @property
+    def jwks_url(self) -> str:
+        """Identity's JWKS; by default this very process, as in the one-process mode."""
+        if self.jwt_public_key_url:
+            return self.jwt_public_key_url
+        return f"http://{self.host}:{self.port}/api/identity/.well-known/jwks.json"
+
+    @property
     def key_prefix(self) -> str:
         return self.redis_prefix if self.redis_prefix is not None else f"{self.namespace}:"
 

@@ -45,8 +45,12 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
     return config
 
 
-def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
-    """Blocking: runs in its own event loop, so call it from a thread inside async code."""
+def upgrade(migrations_dir: Path, url: str, revision: str = "heads") -> None:
+    """Blocking: runs in its own event loop, so call it from a thread inside async code.
+
+    `heads`: the kit's revisions (outbox, inbox, access projection) and the service's own
+    form two branches from `kit_0001`; both are applied.
+    """
     asyncio.run(ensure_database(url))
     command.upgrade(alembic_config(migrations_dir, url), revision)
 

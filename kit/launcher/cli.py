@@ -81,6 +81,7 @@ def run(host: HostOption = None, port: PortOption = None) -> None:
     _migrate(settings, None)
     _declare_topology(settings, None)
     bind_host, bind_port = host or settings.host, port or settings.port
+    settings = settings.model_copy(update={"host": bind_host, "port": bind_port})
     typer.echo(f"Deskline is running at http://{bind_host}:{bind_port}/  (Ctrl+C to stop)")
     for name in SERVICE_NAMES:
         typer.echo(f"  {name:<14} http://{bind_host}:{bind_port}/api/{name}/docs")
@@ -96,6 +97,7 @@ def serve(
     """One service alone in this process, at /api/<service> as behind the gateway."""
     settings = _settings()
     bind_host, bind_port = host or settings.host, port or settings.port
+    settings = settings.model_copy(update={"host": bind_host, "port": bind_port})
     log.info("serving", service=service, url=f"http://{bind_host}:{bind_port}/api/{service}/")
     sys.exit(asyncio.run(Host(settings, _modules([service])).serve(bind_host, bind_port)))
 

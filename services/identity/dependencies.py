@@ -1,0 +1,118 @@
+"""The identity service's collaborators and its edge dependencies (who is calling)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kit import context
+from kit.auth import Principal, bearer_token
+from kit.http.deps import unit_of_work
+from kit.http.problems import Problem
+from kit.runtime import ServiceRuntime
+from kit.uow import UnitOfWork
+from services.identity.apikeys import repository as apikeys
+from services.identity.auth import repository as auth_repository
+from services.identity.auth.service import (
+    KeyRing,
+    LoginLimiter,
+    OneTimeTokens,
+    Passwords,
+    Tokens,
+    digest,
+)
+from services.identity.settings import IdentitySettings, get_settings
+
+
+@dataclass
+class Identity:
+    runtime: ServiceRuntime
+    settings: IdentitySettings
+    passwords: Passwords
+    keys: KeyRing
+    tokens: Tokens
+    links: OneTimeTokens
+    limiter: LoginLimiter
+
+    @classmethod
+    def build(cls, runtime: ServiceRuntime) -> Identity:
+        settings = get_settings()
+        keys = KeyRing(settings)
+        return cls(
+            runtime=runtime,
+            settings=settings,
+            passwords=Passwords(settings),
+            keys=keys,
+            tokens=Tokens(runtime.settings, settings, keys),
+            links=OneTimeTokens(settings),
+            limiter=LoginLimiter(runtime.redis, runtime.settings.key_prefix, settings),
+        )
+
+
+def identity(request: Request) -> Identity:
+    found: Identity = request.app.state.identity
+    return found
+
+
+UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+Ident = Annotated[Identity, Depends(identity)]
+
+
+async def caller(request: Request, uow: UoW, ident: Ident) -> Principal:
+    """A user (Bearer access token) or an integration (`X-API-Key` or Bearer API key).
+
+    Unlike other services, identity also checks the user is still active on
+    every call, so a deactivation takes effect here at once.
+    """
+    api_key = request.headers.get("x-api-key")
+    token = None if api_key else bearer_token(request)
+    if api_key or (token and token.startswith(API_KEY_PREFIX)):
+        principal = await _api_key_principal(uow, api_key or token or "")
+    else:
+        assert token is not None
+        principal = await ident.keys.verify(uow, token, ident.runtime.settings)
+        user = await auth_repository.user_in_workspace(
+            uow.session, principal.workspace_id, principal.subject
+        )
+        if user is None or user.status != "active":
+            raise Problem(401, "inactive-user", "This account is not active.")
+    context.bind(actor=principal.subject, workspace=principal.workspace_id)
+    return principal
+
+
+API_KEY_PREFIX = "dlk_"
+
+
+async def _api_key_principal(uow: UnitOfWork, secret: str) -> Principal:
+    key = await apikeys.active_by_hash(uow.session, digest(secret))
+    if key is None:
+        raise Problem(401, "invalid-api-key", "The API key is not valid or was revoked.")
+    key.last_used_at = datetime.now(UTC)
+    await uow.commit()  # last use is recorded even when the request itself fails later
+    return Principal(
+        subject=f"apikey:{key.id}",
+        workspace_id=key.workspace_id,
+        kind="service",
+        workspace_role="admin" if "admin" in key.scopes else "member",
+        scopes=tuple(key.scopes),
+    )
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Problem(403, "admin-only", "Only workspace admins may do this.")
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """API keys carry scopes (read < write < admin); users are limited by their role instead."""
+    if principal.kind != "service":
+        return
+    granted = {"read": 0, "write": 1, "admin": 2}
+    if max((granted[s] for s in principal.scopes if s in granted), default=-1) < granted[scope]:
+        raise Problem(403, "insufficient-scope", f"This API key lacks the `{scope}` scope.")
