@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -101,6 +102,14 @@ def serve(
     log.info("serving", service=service, url=f"http://{bind_host}:{bind_port}/api/{service}/")
     sys.exit(asyncio.run(Host(settings, _modules([service])).serve(bind_host, bind_port)))
 
+
+def _add_service_commands() -> None:
+    """Sub-commands contributed by services through the `deskline.commands` entry points."""
+    for entry in entry_points(group="deskline.commands"):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+_add_service_commands()
 
 if __name__ == "__main__":
     app()
