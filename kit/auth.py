@@ -34,10 +34,14 @@ class Principal:
     workspace_role: Literal["admin", "member"] = "member"
     teams: tuple[str, ...] = ()
     scopes: tuple[str, ...] = field(default=())
+    client_organisation_id: str | None = None
+    """The client organisation of a `client`: with `organisation` visibility they see its items."""
 
     @property
     def is_admin(self) -> bool:
-        return self.workspace_role == "admin"
+        """Admin powers belong to staff (and admin-scoped API keys) only, whatever a token of
+        a collaborator or client might claim."""
+        return self.workspace_role == "admin" and self.kind in ("staff", "service")
 
     @property
     def is_client(self) -> bool:
@@ -67,7 +71,7 @@ class TokenVerifier:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             static_keys=keys,
-            jwks_url=settings.jwt_public_key_url,
+            jwks_url=None if keys else settings.jwks_url,
         )
 
     async def verify(self, token: str) -> Principal:
@@ -124,9 +128,14 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
             workspace_role=claims.get("role", "member"),
             teams=tuple(claims.get("teams", ())),
             scopes=tuple(claims.get("scopes", ())),
+            client_organisation_id=_optional_str(claims.get("org")),
         )
     except KeyError as error:
         raise Problem(401, "invalid-token", f"The access token lacks the {error} claim.") from error
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def bearer_token(request: Request) -> str:

@@ -37,7 +37,7 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
     """A service's own revisions plus the kit's (outbox, inbox), which they build on."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("path_separator", "os")
     config.set_main_option(
         "version_locations", os.pathsep.join([str(migrations_dir / "versions"), str(KIT_VERSIONS)])
     )

@@ -40,8 +40,9 @@ class Host:
         ]
         self._server: uvicorn.Server | None = None
         self.app = FastAPI(title="Deskline", lifespan=self._lifespan, docs_url=None)
-        for runtime in self.runtimes:
-            self.app.mount(f"/api/{runtime.name}", runtime.module.create_app(runtime))
+        self.apps = {runtime.name: runtime.module.create_app(runtime) for runtime in self.runtimes}
+        for name, app in self.apps.items():
+            self.app.mount(f"/api/{name}", app)
 
         @self.app.get("/healthz", include_in_schema=False)
         async def healthz() -> dict[str, Any]:
