@@ -91,6 +91,7 @@ class KeyRing:
     def __init__(self, settings: IdentitySettings) -> None:
         self._configured = settings.signing_key_pem
         self._cached: LoadedKey | None = None
+        self._published: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
     async def signing_key(self, uow: UnitOfWork) -> LoadedKey:
@@ -130,13 +131,24 @@ class KeyRing:
         keys = await repository.published_keys(uow.session)
         return {"keys": [key.public_jwk for key in keys]}
 
+    async def _public_key(self, uow: UnitOfWork, token: str) -> Any:
+        """The published key the token names: replicas may each have generated one."""
+        own = await self.signing_key(uow)
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid in (None, own.kid):
+            return own.private.public_key()
+        if kid not in self._published:
+            for stored in await repository.published_keys(uow.session):
+                self._published[stored.public_jwk["kid"]] = jwt.PyJWK(stored.public_jwk).key
+        if kid not in self._published:
+            raise jwt.InvalidKeyError(f"unknown key id {kid!r}")
+        return self._published[kid]
+
     async def verify(self, uow: UnitOfWork, token: str, settings: Settings) -> Principal:
-        key = await self.signing_key(uow)
-        public = key.private.public_key()
         try:
             claims = jwt.decode(
                 token,
-                public,
+                await self._public_key(uow, token),
                 algorithms=ALGORITHMS,
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
