@@ -53,3 +53,210 @@ class ProjectUpdated(EventData):
     changes: dict[str, JsonValue] = Field(
         description="Changed attributes, e.g. `name`, `folder_ids`, `archived` (bool)."
     )
+
+
+Visibility = Literal["public", "private"]
+StatusCategory = Literal["new", "open", "in_progress", "waiting", "done", "closed"]
+
+
+@registry.event(
+    "tickets.folder.created.v1",
+    source=SOURCE,
+    summary="A folder (portfolio, e.g. one per client) was created.",
+)
+class FolderCreated(EventData):
+    folder_id: UUID
+    workspace_id: UUID
+    name: str
+    parent_id: UUID | None = None
+
+
+@registry.event(
+    "tickets.folder.updated.v1",
+    source=SOURCE,
+    summary="A folder was renamed, moved or archived.",
+)
+class FolderUpdated(EventData):
+    folder_id: UUID
+    workspace_id: UUID
+    changes: dict[str, JsonValue]
+
+
+class StatusInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID
+    name: str
+    category: StatusCategory
+    position: int
+
+
+class FieldInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID
+    key: str
+    label: str
+    field_type: str
+    required: bool
+    client_visible: bool
+
+
+@registry.event(
+    "tickets.type.changed.v1",
+    source=SOURCE,
+    summary="An item type was created or its workflow or fields changed (full state).",
+)
+class TypeChanged(EventData):
+    """Carries the whole type, so consumers (automation rules, integrations' dropdowns)
+    replace their copy without replaying history."""
+
+    type_id: UUID
+    workspace_id: UUID
+    name: str
+    kind: Literal["ticket", "task"]
+    statuses: list[StatusInfo]
+    fields: list[FieldInfo]
+    archived: bool = False
+
+
+class ItemSnapshot(BaseModel):
+    """What consumers need of an item to route, notify and report without calling back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID
+    number: int
+    title: str
+    project_id: UUID
+    type_id: UUID
+    kind: Literal["ticket", "task"]
+    status_id: UUID
+    status_name: str
+    status_category: StatusCategory
+    priority: str
+    requester_id: UUID | None = None
+    requester_organisation_id: UUID | None = None
+    assignee_user_ids: list[UUID] = Field(default_factory=list)
+    assignee_team_ids: list[UUID] = Field(default_factory=list)
+    follower_ids: list[UUID] = Field(default_factory=list)
+    due_date: str | None = None
+    percent_complete: int = 0
+    estimate_minutes: int | None = None
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    old: JsonValue = None
+    new: JsonValue = None
+    client_visible: bool = Field(
+        default=True, description="False for internal fields: never forwarded to clients."
+    )
+
+
+@registry.event(
+    "tickets.item.created.v1",
+    source=SOURCE,
+    summary="A ticket or task was created.",
+)
+class ItemCreated(EventData):
+    item: ItemSnapshot
+    channel: str = Field(default="app", description="app, email, portal, api or rule.")
+    created_by: UUID | None = None
+
+
+@registry.event(
+    "tickets.item.updated.v1",
+    source=SOURCE,
+    summary="Fields of an item changed; each change carries its old and new value.",
+)
+class ItemUpdated(EventData):
+    item: ItemSnapshot
+    changes: dict[str, FieldChange]
+
+
+@registry.event(
+    "tickets.item.status_changed.v1",
+    source=SOURCE,
+    summary="An item moved to another status of its workflow.",
+)
+class ItemStatusChanged(EventData):
+    item: ItemSnapshot
+    from_status_id: UUID
+    from_category: StatusCategory
+    to_status_id: UUID
+    to_category: StatusCategory
+
+
+@registry.event(
+    "tickets.item.assigned.v1",
+    source=SOURCE,
+    summary="The assignees of an item changed.",
+)
+class ItemAssigned(EventData):
+    item: ItemSnapshot
+    added_user_ids: list[UUID] = Field(default_factory=list)
+    removed_user_ids: list[UUID] = Field(default_factory=list)
+    added_team_ids: list[UUID] = Field(default_factory=list)
+    removed_team_ids: list[UUID] = Field(default_factory=list)
+
+
+@registry.event(
+    "tickets.item.deleted.v1",
+    source=SOURCE,
+    summary="An item was deleted (soft: it can be restored by an admin).",
+)
+class ItemDeleted(EventData):
+    item: ItemSnapshot
+
+
+@registry.event(
+    "tickets.item.converted.v1",
+    source=SOURCE,
+    summary="An item changed type (e.g. a ticket converted to a task), keeping its history.",
+)
+class ItemConverted(EventData):
+    item: ItemSnapshot
+    from_type_id: UUID
+    from_kind: Literal["ticket", "task"]
+
+
+@registry.event(
+    "tickets.comment.added.v1",
+    source=SOURCE,
+    summary="A comment was added to an item; private notes are marked and never reach clients.",
+)
+class CommentAdded(EventData):
+    """Every consumer that can reach a client (mail, portal, webhooks, exports) must drop
+    `visibility == "private"`."""
+
+    comment_id: UUID
+    item: ItemSnapshot
+    author_id: UUID | None
+    visibility: Visibility
+    channel: str
+    body: str
+    in_reply_to_message_id: str | None = None
+
+
+@registry.event(
+    "tickets.follower.added.v1",
+    source=SOURCE,
+    summary="Someone now follows an item (and is mailed its conversation).",
+)
+class FollowerAdded(EventData):
+    item_id: UUID
+    workspace_id: UUID
+    user_id: UUID
+
+
+@registry.event(
+    "tickets.follower.removed.v1",
+    source=SOURCE,
+    summary="Someone stopped following an item.",
+)
+class FollowerRemoved(EventData):
+    item_id: UUID
+    workspace_id: UUID
+    user_id: UUID

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contracts import Envelope
+from contracts import Envelope, EventData, registry
 from kit import context
 from kit.db.tables import OUTBOX
 
@@ -70,6 +70,10 @@ class UnitOfWork:
         if session is not None:
             await session.rollback()
             await session.close()
+
+    def emit(self, data: EventData, *, workspace: str, subject: str) -> None:
+        """Record a registered event (type and source come from its registration)."""
+        self.publish(registry.envelope(data, workspace=workspace, subject=subject))
 
     def publish(self, envelope: Envelope) -> None:
         """Record an event; it is written to the outbox when (and only if) the work commits."""

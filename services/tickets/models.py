@@ -1,11 +1,274 @@
-"""Tables owned by the tickets service (its outbox and inbox come from the kit)."""
+"""Tables owned by the tickets service (its outbox, inbox and access projection come from
+the kit).
+
+Every tenant row carries `workspace_id`, and every query filters on it. The
+indexes follow the list filters (project, status, assignee, requester, due
+date), so lists stay fast at hundreds of thousands of items.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import new_metadata
+
+Id = String(36)
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+class Folder(Base):
+    """Portfolios, e.g. one per client; nested through `parent_id`."""
+
+    __tablename__ = "folders"
+    __table_args__ = (Index("ix_folders_parent", "workspace_id", "parent_id"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_workspace", "workspace_id", "archived_at"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(Id, nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjectFolder(Base):
+    """A project can sit in several folders."""
+
+    __tablename__ = "project_folders"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id"), primary_key=True, index=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+
+
+class ItemType(Base):
+    __tablename__ = "item_types"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(100))
+    icon: Mapped[str] = mapped_column(String(50), default="")
+    kind: Mapped[str] = mapped_column(String(8))  # ticket | task
+    restrict_transitions: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Status(Base):
+    """One step of a type's workflow, in a category the rest of the system reasons with."""
+
+    __tablename__ = "statuses"
+    __table_args__ = (UniqueConstraint("type_id", "name"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    type_id: Mapped[str] = mapped_column(ForeignKey("item_types.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Transition(Base):
+    """Allowed moves when the type restricts transitions (otherwise every move is allowed)."""
+
+    __tablename__ = "transitions"
+
+    type_id: Mapped[str] = mapped_column(ForeignKey("item_types.id"), primary_key=True)
+    from_status_id: Mapped[str] = mapped_column(ForeignKey("statuses.id"), primary_key=True)
+    to_status_id: Mapped[str] = mapped_column(ForeignKey("statuses.id"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+
+
+class CustomField(Base):
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("type_id", "key"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    type_id: Mapped[str] = mapped_column(ForeignKey("item_types.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    field_type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "No brief, no start": required to enter this status or any later one.
+    required_from_status_id: Mapped[str | None] = mapped_column(
+        ForeignKey("statuses.id"), nullable=True
+    )
+    client_visible: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ItemCounter(Base):
+    """The next human number (#1042) of a workspace."""
+
+    __tablename__ = "item_counters"
+
+    workspace_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    next_number: Mapped[int] = mapped_column(Integer)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        Index("ix_items_project_status", "workspace_id", "project_id", "status_id"),
+        Index("ix_items_requester", "workspace_id", "requester_id"),
+        Index("ix_items_organisation", "workspace_id", "requester_organisation_id"),
+        Index("ix_items_due", "workspace_id", "due_date"),
+        Index("ix_items_updated", "workspace_id", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    number: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    type_id: Mapped[str] = mapped_column(ForeignKey("item_types.id"))
+    status_id: Mapped[str] = mapped_column(ForeignKey("statuses.id"))
+    status_category: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    description_format: Mapped[str] = mapped_column(String(8), default="html")
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    requester_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    requester_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    estimate_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    percent_complete: Mapped[int] = mapped_column(Integer, default=0)
+    custom_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(Id, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Assignee(Base):
+    __tablename__ = "item_assignees"
+    __table_args__ = (Index("ix_item_assignees_assignee", "workspace_id", "assignee_id"),)
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    assignee_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | team
+    assignee_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+
+
+class Follower(Base):
+    __tablename__ = "item_followers"
+    __table_args__ = (Index("ix_item_followers_user", "workspace_id", "user_id"),)
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_item", "workspace_id", "item_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    author_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(8))  # public | private
+    channel: Mapped[str] = mapped_column(String(8), default="app")  # app|email|portal|api|rule
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CommentRevision(Base):
+    """The text a comment had before each edit or deletion."""
+
+    __tablename__ = "comment_revisions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Id, nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_item", "workspace_id", "item_id"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    comment_id: Mapped[str | None] = mapped_column(ForeignKey("comments.id"), nullable=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    visibility: Mapped[str] = mapped_column(String(8), default="public")
+    uploaded_by: Mapped[str | None] = mapped_column(Id, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Activity(Base):
+    """Who changed what on an item, and when; private entries never reach clients."""
+
+    __tablename__ = "item_activity"
+    __table_args__ = (Index("ix_item_activity_item", "workspace_id", "item_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    visibility: Mapped[str] = mapped_column(String(8), default="public")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Person(Base):
+    """Projection of identity's users: kind and organisation decide client visibility."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id, index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -17,7 +17,6 @@ from kit.uow import UnitOfWork
 from services.identity.apikeys import repository
 from services.identity.auth.service import digest, new_id, new_secret, now
 from services.identity.dependencies import API_KEY_PREFIX
-from services.identity.events import publish
 from services.identity.models import ApiKey
 
 
@@ -36,8 +35,7 @@ async def create(
         created_at=now(),
     )
     uow.session.add(key)
-    publish(
-        uow,
+    uow.emit(
         ApiKeyCreated(
             key_id=UUID(key.id),
             workspace_id=UUID(key.workspace_id),
@@ -59,8 +57,7 @@ async def revoke(uow: UnitOfWork, principal: Principal, key_id: str) -> ApiKey:
         raise Problem(404, "not-found", "No such API key.")
     if key.revoked_at is None:
         key.revoked_at = now()
-        publish(
-            uow,
+        uow.emit(
             ApiKeyRevoked(key_id=UUID(key.id), workspace_id=UUID(key.workspace_id)),
             workspace=key.workspace_id,
             subject=f"apikey/{key.id}",

@@ -23,7 +23,6 @@ from kit.auth import Principal
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.identity.auth.service import new_id, now
-from services.identity.events import publish
 from services.identity.grants import repository
 from services.identity.models import AccessRequest, Grant, Project
 
@@ -94,8 +93,7 @@ async def give(
         created_at=now(),
     )
     uow.session.add(grant)
-    publish(
-        uow,
+    uow.emit(
         GrantGiven(
             grant_id=UUID(grant.id),
             workspace_id=UUID(workspace),
@@ -119,8 +117,7 @@ def change(uow: UnitOfWork, grant: Grant, role: ProjectRole, silent: bool) -> Gr
         return grant
     previous = cast(ProjectRole, grant.role)
     grant.role = role
-    publish(
-        uow,
+    uow.emit(
         GrantChanged(
             grant_id=UUID(grant.id),
             workspace_id=UUID(grant.workspace_id),
@@ -153,8 +150,7 @@ async def revoke(uow: UnitOfWork, principal: Principal, grant_id: str) -> None:
         raise Problem(404, "not-found", "No such grant.")
     await require_manager(uow, principal, grant.project_id)
     await uow.session.delete(grant)
-    publish(
-        uow,
+    uow.emit(
         GrantRevoked(
             grant_id=UUID(grant.id),
             workspace_id=UUID(grant.workspace_id),
@@ -201,8 +197,7 @@ async def request_access(
     )
     uow.session.add(request)
     managers = await repository.managers_of(uow.session, principal.workspace_id, project_id)
-    publish(
-        uow,
+    uow.emit(
         AccessRequested(
             request_id=UUID(request.id),
             workspace_id=UUID(principal.workspace_id),
@@ -252,15 +247,13 @@ async def decide(
             subject_id=request.user_id,
             role=chosen,
         )
-        publish(
-            uow,
+        uow.emit(
             AccessApproved(role=chosen, **ids),
             workspace=request.workspace_id,
             subject=f"project/{request.project_id}",
         )
     else:
-        publish(
-            uow,
+        uow.emit(
             AccessDenied(reason=reason, **ids),
             workspace=request.workspace_id,
             subject=f"project/{request.project_id}",

@@ -22,7 +22,6 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.identity.auth import repository as auth_repository
 from services.identity.auth.service import new_id, now
-from services.identity.events import publish
 from services.identity.grants import service as grants
 from services.identity.models import ClientOrganisation, User
 from services.identity.people import repository
@@ -69,8 +68,7 @@ def _created_event(user: User) -> UserCreated:
 
 def _mail_link(uow: UnitOfWork, ident: Identity, user: User, purpose: str) -> None:
     token, secret = ident.links.create(uow, user, purpose)
-    publish(
-        uow,
+    uow.emit(
         InvitationCreated(
             invitation_id=UUID(token.id),
             workspace_id=UUID(user.workspace_id),
@@ -109,7 +107,7 @@ async def invite(uow: UnitOfWork, ident: Identity, principal: Principal, body: I
     )
     uow.session.add(user)
     await uow.session.flush()
-    publish(uow, _created_event(user), workspace=workspace_id, subject=f"user/{user.id}")
+    uow.emit(_created_event(user), workspace=workspace_id, subject=f"user/{user.id}")
     for grant in body.grants:
         await grants.give(
             uow,
@@ -153,8 +151,7 @@ async def update_user(
         changes[field] = value
     if changes:
         user.updated_at = now()
-        publish(
-            uow,
+        uow.emit(
             UserUpdated(
                 user_id=UUID(user.id), workspace_id=UUID(user.workspace_id), changes=changes
             ),
@@ -172,8 +169,7 @@ async def set_active(uow: UnitOfWork, principal: Principal, user_id: str, active
         raise Problem(422, "cannot-deactivate-self", "You cannot deactivate your own account.")
     if active and user.status == "deactivated":
         user.status = "active" if user.password_hash else "invited"
-        publish(
-            uow,
+        uow.emit(
             UserReactivated(user_id=UUID(user.id), workspace_id=UUID(user.workspace_id)),
             workspace=user.workspace_id,
             subject=f"user/{user.id}",
@@ -181,8 +177,7 @@ async def set_active(uow: UnitOfWork, principal: Principal, user_id: str, active
     elif not active and user.status != "deactivated":
         user.status = "deactivated"
         await auth_repository.revoke_all_for_user(uow.session, user.workspace_id, user.id, now())
-        publish(
-            uow,
+        uow.emit(
             UserDeactivated(user_id=UUID(user.id), workspace_id=UUID(user.workspace_id)),
             workspace=user.workspace_id,
             subject=f"user/{user.id}",
@@ -223,8 +218,7 @@ async def redeem_link(
     user.updated_at = now()
     if display_name and display_name != user.display_name:
         user.display_name = display_name
-        publish(
-            uow,
+        uow.emit(
             UserUpdated(
                 user_id=UUID(user.id),
                 workspace_id=UUID(user.workspace_id),
@@ -271,7 +265,7 @@ async def adopt_requester(uow: UnitOfWork, event: RequesterDiscovered) -> None:
         updated_at=moment,
     )
     uow.session.add(user)
-    publish(uow, _created_event(user), workspace=workspace_id, subject=f"user/{user.id}")
+    uow.emit(_created_event(user), workspace=workspace_id, subject=f"user/{user.id}")
 
 
 async def create_organisation(
@@ -283,8 +277,7 @@ async def create_organisation(
         id=new_id(), workspace_id=principal.workspace_id, name=body.name, created_at=now()
     )
     uow.session.add(organisation)
-    publish(
-        uow,
+    uow.emit(
         ClientOrganisationCreated(
             organisation_id=UUID(organisation.id),
             workspace_id=UUID(principal.workspace_id),
@@ -308,8 +301,7 @@ async def rename_organisation(
         if await repository.organisation_by_name(uow.session, principal.workspace_id, name):
             raise Problem(409, "organisation-exists", f"{name!r} already exists.")
         organisation.name = name
-        publish(
-            uow,
+        uow.emit(
             ClientOrganisationUpdated(
                 organisation_id=UUID(organisation.id),
                 workspace_id=UUID(principal.workspace_id),

@@ -9,7 +9,6 @@ from kit.auth import Principal
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.identity.auth.service import new_id, now
-from services.identity.events import publish
 from services.identity.models import Team, TeamMember
 from services.identity.teams import repository
 
@@ -23,8 +22,7 @@ async def announce(uow: UnitOfWork, team: Team, *, deleted: bool = False) -> lis
     members = (
         [] if deleted else await repository.member_ids(uow.session, team.workspace_id, team.id)
     )
-    publish(
-        uow,
+    uow.emit(
         TeamChanged(
             team_id=UUID(team.id),
             workspace_id=UUID(team.workspace_id),
@@ -107,8 +105,7 @@ async def delete(uow: UnitOfWork, principal: Principal, team_id: str) -> None:
     if team is None:
         raise not_found()
     for grant in await repository.grants_of_team(uow.session, team.workspace_id, team.id):
-        publish(
-            uow,
+        uow.emit(
             GrantRevoked(
                 grant_id=UUID(grant.id),
                 workspace_id=UUID(grant.workspace_id),

@@ -9,7 +9,6 @@ from contracts.identity import UserCreated, WorkspaceCreated, WorkspaceUpdated
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.identity.auth.service import Passwords, new_id, now
-from services.identity.events import publish
 from services.identity.models import User, Workspace
 from services.identity.workspaces import repository
 from services.identity.workspaces.schemas import DEFAULT_APPS, WorkspaceCreate, WorkspaceUpdate
@@ -45,8 +44,7 @@ async def create_workspace(
     uow.session.add(workspace)
     await uow.session.flush()
     uow.session.add(admin)
-    publish(
-        uow,
+    uow.emit(
         WorkspaceCreated(
             workspace_id=UUID(workspace.id),
             name=workspace.name,
@@ -59,8 +57,7 @@ async def create_workspace(
         workspace=workspace.id,
         subject=f"workspace/{workspace.id}",
     )
-    publish(
-        uow,
+    uow.emit(
         UserCreated(
             user_id=UUID(admin.id),
             workspace_id=UUID(workspace.id),
@@ -89,8 +86,7 @@ async def update_workspace(uow: UnitOfWork, workspace_id: str, body: WorkspaceUp
             setattr(workspace, field, value)
             changes[field] = value
     if changes:
-        publish(
-            uow,
+        uow.emit(
             WorkspaceUpdated(workspace_id=UUID(workspace.id), changes=changes),
             workspace=workspace.id,
             subject=f"workspace/{workspace.id}",
