@@ -151,6 +151,31 @@ class IdentityApp:
                 return str(data["accept_url"]).split("token=")[1]
         raise AssertionError(f"no {purpose} link was mailed to {user_id}")
 
+    async def published(
+        self, event_type: str | None, workspace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The data of every `event_type` event (None: of any type) identity has published,
+        oldest first, read from its outbox (what the bus delivers); only one workspace's when
+        given."""
+        from sqlalchemy import select, true
+
+        from kit.db import OUTBOX
+
+        runtime = self.host.runtimes[0]
+        wanted = OUTBOX.c.event_type == event_type if event_type else true()
+        async with runtime.engine.connect() as connection:
+            rows = (
+                (
+                    await connection.execute(
+                        select(OUTBOX.c.payload).where(wanted).order_by(OUTBOX.c.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        envelopes = [Envelope.from_json(payload) for payload in rows]
+        return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
+
     async def publish_project(
         self,
         tenant: Tenant,
@@ -195,6 +220,9 @@ def fast_hashing() -> None:
     """Argon2 at its cheapest: the tests log in hundreds of times."""
     os.environ["DESKLINE_IDENTITY_ARGON2_TIME_COST"] = "1"
     os.environ["DESKLINE_IDENTITY_ARGON2_MEMORY_KIB"] = "64"
+    # Every test logs in from 127.0.0.1: the per-address limit would soon lock the suite out.
+    # The test of that limit lowers it again, from an address of its own.
+    os.environ["DESKLINE_IDENTITY_LOGIN_ATTEMPTS_PER_IP"] = "100000"
     get_settings.cache_clear()
 
 

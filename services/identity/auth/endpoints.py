@@ -41,7 +41,7 @@ async def login(body: LoginRequest, request: Request, uow: UoW, ident: Ident) ->
     valid = await ident.passwords.verify(user.password_hash if user else None, body.password)
     if user is None or not valid or user.status != "active":
         raise Problem(401, "invalid-credentials", "The e-mail or password is not right.")
-    await ident.limiter.succeeded(body.workspace, body.email)
+    await ident.limiter.succeeded(body.workspace, body.email, client_ip(request))
     pair = await ident.tokens.issue(uow, user)
     await uow.commit()
     return _out(pair)

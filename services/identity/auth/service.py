@@ -353,5 +353,11 @@ class LoginLimiter:
                     retry_after=retry_after,
                 )
 
-    async def succeeded(self, workspace: str, email: str) -> None:
-        await self._redis.delete(self._account_key(workspace, email))
+    async def succeeded(self, workspace: str, email: str, ip: str) -> None:
+        """Only failures should count: a good login clears the account's counter and takes
+        its own attempt back from the address's (an office behind one address must not lock
+        itself out by logging in)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._account_key(workspace, email))
+            pipe.decr(f"{self._prefix}login:ip:{ip}")
+            await pipe.execute()

@@ -71,7 +71,8 @@ async def give(
     assert workspace is not None
     if principal is not None:
         await require_manager(uow, principal, project_id)
-        granted_by = principal.subject
+        # An API key is not a user: no granter is stored (the event's actor names the key).
+        granted_by = None if principal.subject.startswith("apikey:") else principal.subject
     elif await repository.project(uow.session, workspace, project_id) is None:
         raise project_not_found()
     if not await repository.subject_exists(uow.session, workspace, subject_type, subject_id):
@@ -221,6 +222,8 @@ async def decide(
     role: ProjectRole | None,
     reason: str,
 ) -> AccessRequest:
+    if principal.kind == "service":
+        raise Problem(403, "users-only", "Access requests are decided by people, not API keys.")
     request = await repository.access_request(uow.session, principal.workspace_id, request_id)
     if request is None:
         raise Problem(404, "not-found", "No such access request.")
