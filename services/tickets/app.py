@@ -6,7 +6,14 @@ from fastapi import FastAPI
 
 from kit.http import create_service_app
 from kit.runtime import ServiceRuntime
+from services.tickets.conversation.endpoints import router as conversation
+from services.tickets.hierarchy.endpoints import router as hierarchy
+from services.tickets.items.endpoints import router as items
+from services.tickets.types.endpoints import router as types
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
-    return create_service_app(runtime, title="Deskline tickets")
+    app = create_service_app(runtime, title="Deskline tickets")
+    for router in (hierarchy, types, items, conversation):
+        app.include_router(router)
+    return app
