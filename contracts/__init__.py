@@ -6,7 +6,7 @@ pydantic alone, never on the kit or a service, so any producer or consumer
 Importing it registers every producer's types (one module per producer).
 """
 
-from contracts import identity, notifications, tickets
+from contracts import identity, notifications, tickets, timetracking
 from contracts.envelope import SPEC_VERSION, Envelope, EventData, new_event_id
 from contracts.registry import (
     EventRegistry,
@@ -29,4 +29,5 @@ __all__ = [
     "notifications",
     "registry",
     "tickets",
+    "timetracking",
 ]

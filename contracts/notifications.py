@@ -26,3 +26,28 @@ class RequesterDiscovered(EventData):
     email: str = Field(min_length=3, max_length=320)
     display_name: str = ""
     client_organisation_id: UUID | None = None
+
+
+@registry.event(
+    "notifications.email.received.v1",
+    source=SOURCE,
+    summary="An inbound mail was accepted and threaded: a new request, or a reply to an item.",
+)
+class EmailReceived(EventData):
+    """Notifications has stored the raw mail, dropped auto-replies and loops, stripped the
+    quoted history, and resolved the sender (minting a client id if unknown) and, for a
+    reply, the item (from the reply token or Message-ID/References)."""
+
+    message_id: str = Field(min_length=1, description="The mail's Message-ID.")
+    workspace_id: UUID
+    sender_user_id: UUID
+    sender_email: str
+    sender_name: str = ""
+    subject: str = ""
+    body_html: str = Field(description="The new text only (quotes stripped), sanitised HTML.")
+    project_id: UUID | None = Field(
+        default=None, description="Chosen by the inbound address (e.g. support+campaigns@)."
+    )
+    reply_to_item_id: UUID | None = Field(
+        default=None, description="Set when the mail answers an item's notification."
+    )

@@ -260,3 +260,99 @@ class FollowerRemoved(EventData):
     item_id: UUID
     workspace_id: UUID
     user_id: UUID
+
+
+class CommandOrigin(BaseModel):
+    """Who asked: a rule (with its version) and how deep in a chain of rule-caused changes."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rule_id: UUID | None = None
+    rule_version: int | None = None
+    depth: int = Field(default=0, ge=0)
+
+
+@registry.event(
+    "tickets.command.set_status.v1",
+    source=SOURCE,
+    summary="Move an item to a status (by id, or the first status of a category).",
+    command=True,
+)
+class SetStatus(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    status_id: UUID | None = None
+    status_category: StatusCategory | None = None
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
+    "tickets.command.set_field.v1",
+    source=SOURCE,
+    summary="Set a built-in field (priority, due_date, …) or a custom field of an item.",
+    command=True,
+)
+class SetField(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    field: str = Field(
+        description="`priority`, `due_date`, `start_date`, `title` or `custom.<key>`."
+    )
+    value: JsonValue = None
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
+    "tickets.command.assign.v1",
+    source=SOURCE,
+    summary="Add assignees to an item (users and/or teams).",
+    command=True,
+)
+class Assign(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    user_ids: list[UUID] = Field(default_factory=list)
+    team_ids: list[UUID] = Field(default_factory=list)
+    replace: bool = False
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
+    "tickets.command.add_follower.v1",
+    source=SOURCE,
+    summary="Make someone follow an item.",
+    command=True,
+)
+class AddFollower(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    user_id: UUID
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
+    "tickets.command.post_comment.v1",
+    source=SOURCE,
+    summary="Post a public reply or a private note on an item (e.g. an automatic reply).",
+    command=True,
+)
+class PostComment(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    body_html: str = Field(min_length=1)
+    visibility: Visibility = "public"
+    author_id: UUID | None = None
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
+    "tickets.command.set_percent_complete.v1",
+    source=SOURCE,
+    summary="Set an item's percent complete (e.g. 100 when done).",
+    command=True,
+)
+class SetPercentComplete(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    percent_complete: int = Field(ge=0, le=100)
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)

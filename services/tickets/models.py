@@ -172,6 +172,8 @@ class Item(Base):
     estimate_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     points: Mapped[float | None] = mapped_column(Float, nullable=True)
     percent_complete: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of the time logged on the item, from timetracking's events (tickets_0003).
+    logged_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     custom_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str | None] = mapped_column(Id, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -272,3 +274,19 @@ class Person(Base):
     kind: Mapped[str] = mapped_column(String(16))
     client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Field → time (ISO 8601, UTC) of the identity event that last set it. Identity's user
+    # events are deltas that can overtake one another on retries; keeping a time per field lets
+    # each event apply only what is newer, whatever the arrival order (tickets_0002).
+    field_times: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+
+
+class WorkspaceDefaults(Base):
+    """Marks a workspace whose defaults (Support project, Ticket and Task types) were created,
+    so a repeated `identity.workspace.created.v1` never creates them twice, even after an admin
+    renamed or archived them; and names the project intake (mail, portal) files tickets in."""
+
+    __tablename__ = "workspace_defaults"
+
+    workspace_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    intake_project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

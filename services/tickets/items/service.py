@@ -203,12 +203,46 @@ async def create(
     pairs = await _check_assignees(uow, workspace, body.assignees)
     if pairs and principal.is_client:
         raise Problem(403, "forbidden", "Clients do not assign items.")
+    creator = principal.subject if principal.kind != "service" else None
+    return await insert(
+        uow,
+        workspace,
+        project.id,
+        definition,
+        status,
+        body,
+        values,
+        requester_id,
+        requester.client_organisation_id if requester else None,
+        pairs,
+        creator,
+        channel,
+        principal,
+    )
+
+
+async def insert(
+    uow: UnitOfWork,
+    workspace: str,
+    project_id: str,
+    definition: TypeDefinition,
+    status: Any,
+    body: ItemCreate,
+    values: dict[str, Any],
+    requester_id: str | None,
+    requester_organisation_id: str | None,
+    pairs: list[tuple[str, str]],
+    creator: str | None,
+    channel: str,
+    actor: Principal | None,
+) -> LoadedItem:
+    """Write an already authorised and validated item, its followers, history and event."""
     moment = now()
     row = Item(
         id=new_id(),
         workspace_id=workspace,
         number=await repository.next_number(uow.session, workspace),
-        project_id=project.id,
+        project_id=project_id,
         type_id=definition.id,
         status_id=status.id,
         status_category=status.category,
@@ -217,32 +251,33 @@ async def create(
         description_format=body.description_format,
         priority=body.priority,
         requester_id=requester_id,
-        requester_organisation_id=requester.client_organisation_id if requester else None,
+        requester_organisation_id=requester_organisation_id,
         start_date=body.start_date,
         due_date=body.due_date,
         estimate_minutes=body.estimate_minutes,
         points=body.points,
         percent_complete=body.percent_complete,
+        logged_minutes=0,
         custom_values=values,
-        created_by=principal.subject if principal.kind != "service" else None,
+        created_by=creator,
         created_at=moment,
         updated_at=moment,
     )
     uow.session.add(row)
     await uow.session.flush()
     await repository.replace_assignees(uow.session, workspace, row.id, pairs)
-    people = [principal.subject] if principal.kind != "service" else []
+    people = [creator] if creator else []
     people += [ident for kind, ident in pairs if kind == "user"]
     if requester_id:
         people.append(requester_id)
     await _follow(uow, row, sorted(set(people)))
     loaded = await _loaded(uow, row)
-    record(uow, row, principal, "created", {"title": row.title, "status": status.name})
+    record(
+        uow, row, actor, "created", {"title": row.title, "status": status.name, "channel": channel}
+    )
     uow.emit(
         ItemCreated(
-            item=loaded.snapshot(),
-            channel=channel,
-            created_by=UUID(row.created_by) if row.created_by else None,
+            item=loaded.snapshot(), channel=channel, created_by=UUID(creator) if creator else None
         ),
         workspace=workspace,
         subject=f"item/{row.id}",

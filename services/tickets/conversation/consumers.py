@@ -1,0 +1,85 @@
+"""Mail that notifications accepted: a new request becomes a ticket, a reply a comment."""
+
+from __future__ import annotations
+
+from contracts import Envelope
+from contracts.notifications import EmailReceived
+from kit import context
+from kit.consumers import Consumer
+from kit.logging import get_logger
+from kit.uow import UnitOfWork
+from services.tickets import defaults
+from services.tickets.conversation import service
+from services.tickets.items import repository as items_repository
+from services.tickets.items import service as items
+from services.tickets.items.consumers import system
+from services.tickets.items.schemas import ItemCreate
+from services.tickets.people.repository import locked_or_placeholder
+from services.tickets.types import service as types
+
+log = get_logger(__name__)
+
+
+async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
+    mail = EmailReceived.model_validate(envelope.data)
+    workspace, sender = str(mail.workspace_id), str(mail.sender_user_id)
+    # The sender may be brand new (identity is adopting the id notifications minted): hold a
+    # placeholder so the item has its requester now; identity's event completes it later.
+    person = await locked_or_placeholder(uow.session, workspace, sender)
+    with context.working(actor=f"user:{sender}"):
+        if mail.reply_to_item_id is not None:
+            row = await items_repository.item(uow.session, workspace, str(mail.reply_to_item_id))
+            if row is not None:
+                loaded = await items.load(uow, system(workspace, "mail"), row.id, "view")
+                await service.post(
+                    uow,
+                    loaded,
+                    sender,
+                    mail.body_html,
+                    "public",
+                    "email",
+                    message_id=mail.message_id,
+                )
+                return
+            log.info("reply to an unknown item becomes a new ticket", message_id=mail.message_id)
+        project_id = str(mail.project_id) if mail.project_id else None
+        project = (
+            await items_repository.project(uow.session, workspace, project_id)
+            if project_id
+            else None
+        )
+        if project is None or project.archived_at is not None:
+            project_id = await defaults.intake_project_id(uow.session, workspace)
+        if project_id is None:
+            log.error("no project to file a mailed request in", workspace=workspace)
+            return
+        body = ItemCreate(
+            project_id=project_id,
+            title=(mail.subject or "(no subject)")[:500],
+            description=mail.body_html,
+            requester_id=sender,
+        )
+        actor = system(workspace, "mail")
+        definition = await types.load_type(
+            uow.session,
+            workspace,
+            await types.default_type_id(uow.session, workspace, "ticket"),
+        )
+        await items.insert(
+            uow,
+            workspace,
+            project_id,
+            definition,
+            definition.statuses[0],
+            body,
+            {},
+            sender,
+            person.client_organisation_id,
+            [],
+            None,
+            "email",
+            actor,
+        )
+
+
+CONSUMERS = [Consumer("email-received", ["notifications.email.received.v1"], on_email_received)]

@@ -1,0 +1,424 @@
+"""The tickets service running for real: in-process uvicorn on PostgreSQL, the memory bus.
+
+No identity runs beside it: tests mint access tokens with their own Ed25519 key (the service
+verifies them with its public half, as it would identity's), and play identity's part on the
+bus by publishing its events (users, workspaces, grants) and waiting until the service's
+projections hold them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+
+from contracts import Envelope, EventData, registry
+from contracts.identity import (
+    ClientVisibility,
+    GrantGiven,
+    GrantRevoked,
+    ProjectRole,
+    UserCreated,
+    UserKind,
+    WorkspaceCreated,
+)
+from kit.bus.base import OutgoingMessage
+from kit.db import OUTBOX
+from kit.db.engine import drop_database
+from kit.db.migrations import upgrade
+from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
+from kit.launcher.host import Host
+from kit.module import ServiceModule
+from kit.runtime import ServiceRuntime
+from kit.settings import Settings
+from kit.testing.infra import database_url
+from services.tickets.app import create_app
+from services.tickets.models import Person, WorkspaceDefaults
+from services.tickets.module import module as tickets_module
+from tests.conftest import eventually
+
+SIGNING_KEY = Ed25519PrivateKey.generate()
+PUBLIC_PEM = (
+    SIGNING_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+def _routers() -> list[APIRouter]:
+    """Every router of the service that exists yet (items and conversation may still be
+    being written)."""
+    from services.tickets.hierarchy.endpoints import router as hierarchy
+    from services.tickets.types.endpoints import router as types
+
+    found = [hierarchy, types]
+    for name in ("items", "conversation"):
+        try:
+            module = __import__(f"services.tickets.{name}.endpoints", fromlist=["router"])
+        except ImportError:
+            continue
+        found.append(module.router)
+    return found
+
+
+def tickets_app(runtime: ServiceRuntime) -> FastAPI:
+    """The service's own app, plus any router it does not include yet."""
+    app = create_app(runtime)
+    present = {
+        (route.path, method)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    for router in _routers():
+        routes = [
+            (route.path, method)
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        ]
+        if not any(r in present for r in routes):
+            app.include_router(router)
+    return app
+
+
+TICKETS = ServiceModule(
+    name="tickets",
+    title="Tickets",
+    create_app=tickets_app,
+    migrations=tickets_module.migrations,
+    consumers=tickets_module.consumers,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def mint(
+    workspace_id: str,
+    user_id: str,
+    *,
+    kind: str = "staff",
+    role: str = "member",
+    teams: Iterable[str] = (),
+    org: str | None = None,
+    ttl: int = 3600,
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "wid": workspace_id,
+        "kind": kind,
+        "role": role,
+        "teams": list(teams),
+        "org": org,
+        "iss": "deskline-identity",
+        "aud": "deskline",
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, SIGNING_KEY, algorithm="EdDSA")
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    token: str
+    workspace_id: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    admin: User
+    support_project_id: str
+    ticket_type_id: str
+    task_type_id: str
+
+    @property
+    def admin_token(self) -> str:
+        return self.admin.token
+
+
+@dataclass
+class TicketsApp:
+    """One running tickets service, shared by a test session; isolate tests by workspace."""
+
+    base: str
+    host: Host
+    client: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        return self.host.runtimes[0]
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def token(
+        self,
+        workspace_id: str,
+        user_id: str,
+        kind: str = "staff",
+        role: str = "member",
+        teams: Sequence[str] = (),
+        org: str | None = None,
+    ) -> str:
+        return mint(workspace_id, user_id, kind=kind, role=role, teams=teams, org=org)
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return await self.client.request(method, f"{self.base}{path}", headers=headers, **kwargs)
+
+    async def get(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, token, **kwargs)
+
+    async def post(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, token, **kwargs)
+
+    async def patch(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, token, **kwargs)
+
+    async def put(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, token, **kwargs)
+
+    async def delete(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, token, **kwargs)
+
+    # --- playing identity on the bus -----------------------------------------------------
+
+    async def publish(self, envelope: Envelope) -> None:
+        await self.host.bus.publish([OutgoingMessage.of(envelope)])
+
+    async def emit(self, data: EventData, workspace_id: str, subject: str) -> Envelope:
+        """Publish an identity event as identity would (registered type, tenant, subject)."""
+        envelope = registry.envelope(data, workspace=workspace_id, subject=subject)
+        await self.publish(envelope)
+        return envelope
+
+    async def add_user(
+        self,
+        workspace_id: str,
+        *,
+        kind: UserKind = "staff",
+        role: str = "member",
+        org: str | None = None,
+        teams: Sequence[str] = (),
+        name: str = "Someone",
+    ) -> User:
+        """A user identity announced (and the service's people projection holds)."""
+        user_id = new_id()
+        await self.emit(
+            UserCreated(
+                user_id=uuid.UUID(user_id),
+                workspace_id=uuid.UUID(workspace_id),
+                email=f"{user_id[:8]}@example.test",
+                display_name=name,
+                kind=kind,
+                client_organisation_id=uuid.UUID(org) if org else None,
+                workspace_role="admin" if role == "admin" else "member",
+            ),
+            workspace_id,
+            f"user/{user_id}",
+        )
+        await eventually(lambda: self._has_person(user_id), timeout=10)
+        token = self.token(workspace_id, user_id, kind, role, teams, org)
+        return User(user_id, token, workspace_id)
+
+    async def new_workspace(self, client_visibility: ClientVisibility = "own") -> Workspace:
+        """A workspace as identity creates one (with its admin), once its defaults exist."""
+        workspace_id = new_id()
+        admin_id = new_id()
+        await self.emit(
+            UserCreated(
+                user_id=uuid.UUID(admin_id),
+                workspace_id=uuid.UUID(workspace_id),
+                email=f"admin-{admin_id[:8]}@example.test",
+                display_name="Ada Admin",
+                kind="staff",
+                workspace_role="admin",
+            ),
+            workspace_id,
+            f"user/{admin_id}",
+        )
+        await self.emit(
+            WorkspaceCreated(
+                workspace_id=uuid.UUID(workspace_id),
+                name="Acme Agency",
+                slug=f"ws-{workspace_id[:8]}",
+                time_zone="Europe/Paris",
+                created_by=uuid.UUID(admin_id),
+                client_visibility=client_visibility,
+            ),
+            workspace_id,
+            f"workspace/{workspace_id}",
+        )
+        await eventually(lambda: self._has_defaults(workspace_id), timeout=10)
+        await eventually(lambda: self._has_person(admin_id), timeout=10)
+        admin = User(admin_id, self.token(workspace_id, admin_id, role="admin"), workspace_id)
+        types = (await self.get("/types", admin.token)).json()
+        by_kind = {t["kind"]: t["id"] for t in types}
+        projects = (await self.get("/projects", admin.token)).json()["items"]
+        return Workspace(workspace_id, admin, projects[0]["id"], by_kind["ticket"], by_kind["task"])
+
+    async def settle(self) -> None:
+        """Return once every identity event published before has been handled: each consumer
+        handles its queue in order, and this waits for a fresh workspace (with its admin) to
+        pass through all of them."""
+        ws = await self.new_workspace()
+        await eventually(lambda: self._has_visibility(ws.id), timeout=10)
+
+    async def grant(
+        self,
+        workspace_id: str,
+        project_id: str,
+        subject_id: str,
+        role: ProjectRole,
+        *,
+        subject_type: str = "user",
+    ) -> str:
+        """Share a project as identity would; returns the grant id once it is projected."""
+        grant_id = new_id()
+        await self.emit(
+            GrantGiven(
+                grant_id=uuid.UUID(grant_id),
+                workspace_id=uuid.UUID(workspace_id),
+                project_id=uuid.UUID(project_id),
+                subject_type="team" if subject_type == "team" else "user",
+                subject_id=uuid.UUID(subject_id),
+                role=role,
+            ),
+            workspace_id,
+            f"project/{project_id}",
+        )
+        await eventually(lambda: self._grant_role_is(grant_id, role), timeout=10)
+        return grant_id
+
+    async def revoke(
+        self, workspace_id: str, project_id: str, grant_id: str, subject_id: str
+    ) -> None:
+        await self.emit(
+            GrantRevoked(
+                grant_id=uuid.UUID(grant_id),
+                workspace_id=uuid.UUID(workspace_id),
+                project_id=uuid.UUID(project_id),
+                subject_type="user",
+                subject_id=uuid.UUID(subject_id),
+            ),
+            workspace_id,
+            f"project/{project_id}",
+        )
+        await eventually(lambda: self._grant_role_is(grant_id, None), timeout=10)
+
+    # --- looking inside --------------------------------------------------------------------
+
+    async def published(
+        self, event_type: str, workspace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The data of every `event_type` event the service recorded, oldest first (read from
+        its outbox: what the bus delivers); only one workspace's when given."""
+        async with self.runtime.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(OUTBOX.c.payload)
+                    .where(OUTBOX.c.event_type == event_type)
+                    .order_by(OUTBOX.c.seq)
+                )
+            ).scalars()
+            envelopes = [Envelope.from_json(payload) for payload in rows]
+        return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
+
+    async def person(self, user_id: str) -> Person | None:
+        async with self.runtime.session_factory() as session:
+            return await session.get(Person, user_id)
+
+    async def _has_person(self, user_id: str) -> bool:
+        found = await self.person(user_id)
+        return found is not None and bool(found.email)
+
+    async def _has_defaults(self, workspace_id: str) -> bool:
+        async with self.runtime.session_factory() as session:
+            return await session.get(WorkspaceDefaults, workspace_id) is not None
+
+    async def _has_visibility(self, workspace_id: str) -> bool:
+        async with self.runtime.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(ACCESS_WORKSPACES.c.workspace_id).where(
+                        ACCESS_WORKSPACES.c.workspace_id == workspace_id
+                    )
+                )
+            ).first()
+        return row is not None
+
+    async def _grant_role_is(self, grant_id: str, role: str | None) -> bool:
+        async with self.runtime.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(ACCESS_GRANTS.c.role).where(ACCESS_GRANTS.c.grant_id == grant_id)
+                )
+            ).first()
+        return row is not None and row.role == role
+
+
+@pytest.fixture(scope="session")
+async def tickets(
+    pg_server_url: str, session_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TicketsApp]:
+    port = free_port()
+    settings = Settings(
+        database_url=database_url(pg_server_url, f"dltest_{session_tag}_tkt"),
+        bus_url="memory://",
+        redis_url=None,
+        namespace=f"t{session_tag}-tickets",
+        var_dir=tmp_path_factory.mktemp("tickets-var"),
+        host="127.0.0.1",
+        port=port,
+        retry_delays=[0.1, 0.2, 0.5],
+        outbox_poll_interval=0.1,
+        jwt_public_key=PUBLIC_PEM,
+    )
+    url = settings.database_url_for("tickets")
+    await drop_database(url)
+    await asyncio.to_thread(upgrade, TICKETS.migrations, url)
+    host = Host(settings, [TICKETS])
+    serving = asyncio.create_task(host.serve("127.0.0.1", port))
+    base = f"http://127.0.0.1:{port}/api/tickets"
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def up() -> bool:
+            if serving.done():
+                raise AssertionError(f"the tickets service stopped: {serving.result()}")
+            try:
+                return (await client.get(f"{base}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(up, timeout=30)
+        yield TicketsApp(base, host, client)
+    host.request_stop()
+    await asyncio.wait_for(serving, 30)
+    await drop_database(url)
