@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvloop
 
-from tests.bench import bus_throughput, idle_memory
+from tests.bench import bus_throughput, idle_memory, tickets_items
+
+BENCHES = {"bus": bus_throughput.run, "memory": idle_memory.run, "tickets": tickets_items.run}
 
 
-async def main() -> None:
-    await bus_throughput.run()
-    await idle_memory.run()
+async def main(names: list[str]) -> None:
+    """All benchmarks, or those named: `python -m tests.bench tickets`."""
+    for name in names or list(BENCHES):
+        await BENCHES[name]()
 
 
 if __name__ == "__main__":
-    uvloop.run(main())
+    uvloop.run(main(sys.argv[1:]))

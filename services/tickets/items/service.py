@@ -32,6 +32,7 @@ from kit.access.authorizer import ItemFacts
 from kit.auth import Principal
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
+from services.tickets.hierarchy import access as hierarchy_access
 from services.tickets.ids import new_id, now
 from services.tickets.items import repository
 from services.tickets.items.schemas import (
@@ -41,7 +42,7 @@ from services.tickets.items.schemas import (
     ItemFilter,
     ItemUpdate,
 )
-from services.tickets.models import Activity, Assignee, Item
+from services.tickets.models import Activity, Assignee, Follower, Item
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
 
@@ -107,18 +108,20 @@ class LoadedItem:
         )
 
 
-async def load(uow: UnitOfWork, principal: Principal, item_id: str, action: str) -> LoadedItem:
+async def load(
+    uow: UnitOfWork, principal: Principal, item_id: str, action: str, *, lock: bool = False
+) -> LoadedItem:
     """The item, if the caller may do `action` on it (404 when they may not even see it)."""
     row = await repository.item(uow.session, principal.workspace_id, item_id)
     if row is None:
         raise not_found()
-    loaded = await _loaded(uow, row)
+    loaded = await _loaded(uow, row, lock=lock)
     await authorizer.require_on_item(uow.session, principal, cast(Any, action), loaded.facts())
     return loaded
 
 
-async def _loaded(uow: UnitOfWork, row: Item) -> LoadedItem:
-    definition = await types.load_type(uow.session, row.workspace_id, row.type_id)
+async def _loaded(uow: UnitOfWork, row: Item, *, lock: bool = False) -> LoadedItem:
+    definition = await types.load_type(uow.session, row.workspace_id, row.type_id, lock=lock)
     return LoadedItem(
         row,
         definition,
@@ -182,12 +185,17 @@ async def create(
     uow: UnitOfWork, principal: Principal, body: ItemCreate, channel: str = "app"
 ) -> LoadedItem:
     workspace = principal.workspace_id
-    project = await repository.project(uow.session, workspace, body.project_id)
-    if project is None or project.archived_at is not None:
+    # Through the hierarchy's check, so the creator of a brand-new project can file items in
+    # it before identity's grant for them has reached this service.
+    project = await hierarchy_access.require_project(
+        uow.session, principal, "create_item", body.project_id
+    )
+    if project.archived_at is not None:
         raise Problem(404, "not-found", "No such project.")
-    await authorizer.require(uow.session, principal, "create_item", project.id)
     type_id = body.type_id or await types.default_type_id(uow.session, workspace, "ticket")
-    definition = await types.load_type(uow.session, workspace, type_id)
+    definition = await types.load_type(uow.session, workspace, type_id, lock=True)
+    if definition.archived:
+        raise Problem(422, "type-archived", f"The type {definition.name!r} is archived.")
     status = definition.status(body.status_id) if body.status_id else definition.statuses[0]
     values = types.validate_custom_values(definition, body.custom_values, partial=False)
     if missing := types.missing_for_status(definition, values, status.id):
@@ -264,14 +272,23 @@ async def insert(
         updated_at=moment,
     )
     uow.session.add(row)
-    await uow.session.flush()
-    await repository.replace_assignees(uow.session, workspace, row.id, pairs)
-    people = [creator] if creator else []
-    people += [ident for kind, ident in pairs if kind == "user"]
+    await uow.session.flush()  # the rows below reference it (no ORM relationships to order by)
+    # A new item has no assignees or followers yet: add them without asking the database, and
+    # build the loaded item from what is known (the followers travel in the created event).
+    assignees = [
+        Assignee(item_id=row.id, assignee_type=kind, assignee_id=ident, workspace_id=workspace)
+        for kind, ident in pairs
+    ]
+    people = {creator} if creator else set()
+    people |= {ident for kind, ident in pairs if kind == "user"}
     if requester_id:
-        people.append(requester_id)
-    await _follow(uow, row, sorted(set(people)))
-    loaded = await _loaded(uow, row)
+        people.add(requester_id)
+    followers = sorted(people)
+    uow.session.add_all(assignees)
+    uow.session.add_all(
+        Follower(item_id=row.id, user_id=user_id, workspace_id=workspace) for user_id in followers
+    )
+    loaded = LoadedItem(row, definition, assignees, followers)
     record(
         uow, row, actor, "created", {"title": row.title, "status": status.name, "channel": channel}
     )
@@ -361,13 +378,13 @@ async def change_status(
 ) -> LoadedItem:
     """`principal` None: a change made by the system itself (e.g. time logged)."""
     if principal is not None:
-        loaded = await load(uow, principal, item_id, "change_status")
+        loaded = await load(uow, principal, item_id, "change_status", lock=True)
     else:
         assert workspace_id is not None
         found = await repository.item(uow.session, workspace_id, item_id)
         if found is None:
             raise not_found()
-        loaded = await _loaded(uow, found)
+        loaded = await _loaded(uow, found, lock=True)
     row, definition = loaded.row, loaded.definition
     target = definition.status(status_id)
     if target.id == row.status_id:
