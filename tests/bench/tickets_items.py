@@ -209,7 +209,7 @@ async def serve(app: Any, port: int) -> tuple[Any, asyncio.Task[None]]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
     return server, task
 
