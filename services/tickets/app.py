@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kit.http import create_service_app
 from kit.runtime import ServiceRuntime
+from services.tickets.attachments.endpoints import router as attachments
 from services.tickets.conversation.endpoints import router as conversation
 from services.tickets.hierarchy.endpoints import router as hierarchy
 from services.tickets.items.endpoints import router as items
@@ -14,6 +15,6 @@ from services.tickets.types.endpoints import router as types
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     app = create_service_app(runtime, title="Deskline tickets")
-    for router in (hierarchy, types, items, conversation):
+    for router in (hierarchy, types, items, conversation, attachments):
         app.include_router(router)
     return app

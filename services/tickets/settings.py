@@ -6,6 +6,7 @@ Process-wide settings (bus, database, Redis) are the kit's `Settings`.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,10 @@ class TicketsSettings(BaseSettings):
 
     attachment_max_bytes: int = Field(
         default=25 * 1024 * 1024, description="Largest attachment accepted."
+    )
+    attachment_dir: Path | None = Field(
+        default=None,
+        description="Root of the local-disk attachment storage; default `<var_dir>/attachments`.",
     )
 
 

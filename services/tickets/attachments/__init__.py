@@ -1,0 +1,1 @@
+"""Files attached to items and comments, kept through a small storage interface."""
