@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1", description="Proxies (the gateway) trusted for X-Forwarded-*."
     )
-    max_body_bytes: int = 25 * 1024 * 1024
+    # A little over the largest attachment, so its own limit answers first (multipart adds bytes).
+    max_body_bytes: int = 26 * 1024 * 1024
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a TTY.")
     log_level: str = "INFO"
 

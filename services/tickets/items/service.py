@@ -43,6 +43,7 @@ from services.tickets.items.schemas import (
     ItemUpdate,
 )
 from services.tickets.models import Activity, Assignee, Follower, Item
+from services.tickets.snapshots import item_snapshot
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
 
@@ -79,32 +80,13 @@ class LoadedItem:
 
     def snapshot(self) -> ItemSnapshot:
         status = self.status
-        row = self.row
-        return ItemSnapshot(
-            id=UUID(row.id),
-            number=row.number,
-            title=row.title,
-            project_id=UUID(row.project_id),
-            type_id=UUID(row.type_id),
-            kind=cast(Any, self.definition.kind),
-            status_id=UUID(row.status_id),
+        return item_snapshot(
+            self.row,
+            kind=self.definition.kind,
             status_name=status.name,
-            status_category=cast(Any, status.category),
-            priority=row.priority,
-            requester_id=UUID(row.requester_id) if row.requester_id else None,
-            requester_organisation_id=UUID(row.requester_organisation_id)
-            if row.requester_organisation_id
-            else None,
-            assignee_user_ids=[
-                UUID(a.assignee_id) for a in self.assignees if a.assignee_type == "user"
-            ],
-            assignee_team_ids=[
-                UUID(a.assignee_id) for a in self.assignees if a.assignee_type == "team"
-            ],
-            follower_ids=[UUID(f) for f in self.followers],
-            due_date=row.due_date.isoformat() if row.due_date else None,
-            percent_complete=row.percent_complete,
-            estimate_minutes=row.estimate_minutes,
+            status_category=status.category,
+            assignees=[(a.assignee_type, a.assignee_id) for a in self.assignees],
+            followers=self.followers,
         )
 
 

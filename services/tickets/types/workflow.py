@@ -25,6 +25,7 @@ from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.tickets.ids import new_id, now
 from services.tickets.models import Item, ItemType, Status
+from services.tickets.snapshots import item_snapshot
 from services.tickets.types import repository
 
 StatusSpec = tuple[str | None, str, str]
@@ -258,25 +259,13 @@ async def _snapshots(
     for follower in await repository.followers_of(uow.session, row.workspace_id, ids):
         followers[follower.item_id].append(follower.user_id)
     return [
-        ItemSnapshot(
-            id=UUID(item.id),
-            number=item.number,
-            title=item.title,
-            project_id=UUID(item.project_id),
-            type_id=UUID(row.id),
-            kind=cast(Any, row.kind),
-            status_id=UUID(status.id),
+        item_snapshot(
+            item,
+            kind=row.kind,
             status_name=status.name,
-            status_category=cast(Any, status.category),
-            priority=item.priority,
-            requester_id=_uuid(item.requester_id),
-            requester_organisation_id=_uuid(item.requester_organisation_id),
-            assignee_user_ids=sorted(UUID(i) for t, i in assignees[item.id] if t == "user"),
-            assignee_team_ids=sorted(UUID(i) for t, i in assignees[item.id] if t == "team"),
-            follower_ids=sorted(UUID(f) for f in followers[item.id]),
-            due_date=item.due_date.isoformat() if item.due_date else None,
-            percent_complete=item.percent_complete,
-            estimate_minutes=item.estimate_minutes,
+            status_category=status.category,
+            assignees=assignees[item.id],
+            followers=followers[item.id],
         )
         for item in items
     ]
@@ -296,7 +285,3 @@ async def _move_gates(
             continue
         later = order[order.index(gate) + 1 :]
         field.required_from_status_id = next((s for s in later if s in kept), None)
-
-
-def _uuid(value: str | None) -> UUID | None:
-    return None if value is None else UUID(value)
