@@ -71,9 +71,9 @@ class _GroupCommit:
     async def _settle(self, batch: list[tuple[Envelope, asyncio.Future[None]]]) -> None:
         try:
             await self._handle([envelope for envelope, _ in batch])
-        except Exception:
+        except Exception as error:
             if len(batch) == 1:
-                _resolve(batch[0][1], error=_current_error())
+                _resolve(batch[0][1], error=error)
                 return
             for envelope, done in batch:  # isolate the failure: one transaction each
                 try:
@@ -105,14 +105,6 @@ class _GroupCommit:
                 ):
                     await self._consumer.handler(envelope, uow)
             await uow.commit()
-
-
-def _current_error() -> BaseException:
-    import sys
-
-    error = sys.exc_info()[1]
-    assert error is not None
-    return error
 
 
 def _resolve(done: asyncio.Future[None], *, error: BaseException | None = None) -> None:
