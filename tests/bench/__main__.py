@@ -6,9 +6,14 @@ import sys
 
 import uvloop
 
-from tests.bench import bus_throughput, idle_memory, tickets_items
+from tests.bench import bus_throughput, idle_memory, tickets_items, timetracking_reports
 
-BENCHES = {"bus": bus_throughput.run, "memory": idle_memory.run, "tickets": tickets_items.run}
+BENCHES = {
+    "bus": bus_throughput.run,
+    "memory": idle_memory.run,
+    "tickets": tickets_items.run,
+    "timetracking": timetracking_reports.run,
+}
 
 
 async def main(names: list[str]) -> None:

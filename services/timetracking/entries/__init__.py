@@ -1,0 +1,1 @@
+"""Time entries: logging, correcting with history, approving, and the workspace's time policy."""

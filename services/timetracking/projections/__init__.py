@@ -1,0 +1,1 @@
+"""Local copies of other services' items, projects, client organisations and people."""

@@ -1,0 +1,1 @@
+"""Running timers: at most one per person, stopped into time entries."""
