@@ -337,3 +337,49 @@ async def test_private_notes_never_reach_a_client_property(
     assert [(e["body"].startswith("private"), e["visibility"] == "private") for e in events] == [
         (v == "private", v == "private") for v, _ in conversation
     ]
+
+
+async def test_exports_hold_only_what_the_caller_may_see(tickets: TicketsApp) -> None:
+    ws = await tickets.new_workspace()
+    added = await tickets.post(
+        f"/types/{ws.ticket_type_id}/fields",
+        ws.admin_token,
+        json={"key": "margin", "label": "Margin", "field_type": "text"},
+    )
+    assert added.status_code == 201
+    client = await tickets.add_user(ws.id, kind="client")
+    await tickets.grant(ws.id, ws.support_project_id, client.id, "contributor")
+    mine = await create(tickets, client.token, ws.support_project_id, title="Broken chair")
+    await create(tickets, ws.admin_token, ws.support_project_id, title="Internal planning")
+    await tickets.patch(
+        f"/items/{mine['id']}", ws.admin_token, json={"custom_values": {"margin": "62%"}}
+    )
+    await tickets.post(
+        f"/items/{mine['id']}/comments",
+        ws.admin_token,
+        json={"body": "A new one ships Monday", "visibility": "public"},
+    )
+    await tickets.post(
+        f"/items/{mine['id']}/comments",
+        ws.admin_token,
+        json={"body": "Charge them double", "visibility": "private"},
+    )
+
+    async def export(token: str) -> list[dict[str, str]]:
+        import csv
+        import io
+
+        response = await tickets.get("/item-export", token)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    as_client = await export(client.token)
+    assert [row["title"] for row in as_client] == ["Broken chair"]
+    assert as_client[0]["last_public_reply"] == "A new one ships Monday"
+    assert "Charge them double" not in str(as_client)
+    assert "62%" not in str(as_client), "internal fields stay internal"
+    as_staff = await export(ws.admin_token)
+    assert [row["title"] for row in as_staff] == ["Broken chair", "Internal planning"]
+    assert "62%" in as_staff[0]["custom_values"]
+    assert "Charge them double" not in str(as_staff), "exports carry public replies only"

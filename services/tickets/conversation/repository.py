@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tickets.models import Activity, Comment
@@ -43,3 +43,32 @@ async def activity(
         query = query.where(Activity.visibility == "public")
     result = await session.execute(query.order_by(Activity.created_at, Activity.id))
     return list(result.scalars())
+
+
+async def latest_public_replies(
+    session: AsyncSession, workspace_id: str, item_ids: list[str]
+) -> dict[str, str]:
+    """The newest public reply of each item (private notes are never candidates)."""
+    if not item_ids:
+        return {}
+    newest = (
+        select(Comment.item_id, func.max(Comment.created_at).label("at"))
+        .where(
+            Comment.workspace_id == workspace_id,
+            Comment.item_id.in_(item_ids),
+            Comment.visibility == "public",
+            Comment.deleted_at.is_(None),
+        )
+        .group_by(Comment.item_id)
+        .subquery()
+    )
+    result = await session.execute(
+        select(Comment.item_id, Comment.body)
+        .join(newest, (Comment.item_id == newest.c.item_id) & (Comment.created_at == newest.c.at))
+        .where(
+            Comment.workspace_id == workspace_id,
+            Comment.visibility == "public",
+            Comment.deleted_at.is_(None),
+        )
+    )
+    return {item_id: body for item_id, body in result.all()}

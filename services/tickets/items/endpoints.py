@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from kit.auth import Principal
+from services.tickets.conversation import repository as conversation_repository
 from services.tickets.dependencies import Caller, UoW
 from services.tickets.items import service
 from services.tickets.items.schemas import (
@@ -208,3 +213,81 @@ async def status_counts(principal: Caller, uow: UoW, wanted: Filter) -> list[Sta
         StatusCount(status_id=s, status_category=c, count=n)
         for s, c, n in await service.counts(uow, principal, wanted)
     ]
+
+
+EXPORT_COLUMNS = (
+    "number",
+    "title",
+    "kind",
+    "status",
+    "status_category",
+    "priority",
+    "project_id",
+    "requester_id",
+    "assignees",
+    "start_date",
+    "due_date",
+    "estimate_minutes",
+    "percent_complete",
+    "custom_values",
+    "last_public_reply",
+    "created_at",
+    "updated_at",
+)
+EXPORT_MAX_ROWS = 10_000
+
+
+@router.get("/item-export", response_class=PlainTextResponse)
+async def export_items(principal: Caller, uow: UoW, wanted: Filter) -> PlainTextResponse:
+    """The filtered list as CSV, as the caller may see it: clients get their items with
+    client-visible fields only; no private note ever appears (the reply column takes the
+    newest public reply)."""
+    rows: list[LoadedItem] = []
+    cursor: str | None = None
+    while len(rows) < EXPORT_MAX_ROWS:
+        page, cursor = await service.list_items(
+            uow,
+            principal,
+            wanted,
+            sort="number",
+            descending=False,
+            cursor=cursor,
+            limit=service.LIST_LIMIT_MAX,
+        )
+        rows += page
+        if cursor is None:
+            break
+    replies = await conversation_repository.latest_public_replies(
+        uow.session, principal.workspace_id, [r.row.id for r in rows]
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for loaded in rows:
+        item = item_out(loaded, principal)
+        writer.writerow(
+            [
+                item.number,
+                item.title,
+                item.kind,
+                item.status_name,
+                item.status_category,
+                item.priority,
+                item.project_id,
+                item.requester_id or "",
+                " ".join(f"{a.type}:{a.id}" for a in item.assignees),
+                item.start_date or "",
+                item.due_date or "",
+                item.estimate_minutes or "",
+                item.percent_complete,
+                json.dumps(item.custom_values, sort_keys=True),
+                replies.get(item.id, ""),
+                item.created_at.isoformat(),
+                item.updated_at.isoformat(),
+            ]
+        )
+    return PlainTextResponse(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="items.csv"'},
+    )
