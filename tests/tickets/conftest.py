@@ -25,7 +25,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from contracts import Envelope, EventData, registry
 from contracts.identity import (
     ClientVisibility,
     GrantGiven,
@@ -35,8 +34,6 @@ from contracts.identity import (
     UserKind,
     WorkspaceCreated,
 )
-from kit.bus.base import OutgoingMessage
-from kit.db import OUTBOX
 from kit.db.engine import drop_database
 from kit.db.migrations import upgrade
 from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
@@ -49,6 +46,7 @@ from services.tickets.app import create_app
 from services.tickets.models import Person, WorkspaceDefaults
 from services.tickets.module import module as tickets_module
 from tests.conftest import eventually
+from tests.support.harness import ServiceHarness
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 PUBLIC_PEM = (
@@ -161,16 +159,8 @@ class Workspace:
 
 
 @dataclass
-class TicketsApp:
+class TicketsApp(ServiceHarness):
     """One running tickets service, shared by a test session; isolate tests by workspace."""
-
-    base: str
-    host: Host
-    client: httpx.AsyncClient
-
-    @property
-    def runtime(self) -> ServiceRuntime:
-        return self.host.runtimes[0]
 
     # --- HTTP ----------------------------------------------------------------------------
 
@@ -185,39 +175,7 @@ class TicketsApp:
     ) -> str:
         return mint(workspace_id, user_id, kind=kind, role=role, teams=teams, org=org)
 
-    async def request(
-        self, method: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        return await self.client.request(method, f"{self.base}{path}", headers=headers, **kwargs)
-
-    async def get(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, token, **kwargs)
-
-    async def post(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, token, **kwargs)
-
-    async def patch(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PATCH", path, token, **kwargs)
-
-    async def put(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, token, **kwargs)
-
-    async def delete(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, token, **kwargs)
-
     # --- playing identity on the bus -----------------------------------------------------
-
-    async def publish(self, envelope: Envelope) -> None:
-        await self.host.bus.publish([OutgoingMessage.of(envelope)])
-
-    async def emit(self, data: EventData, workspace_id: str, subject: str) -> Envelope:
-        """Publish an identity event as identity would (registered type, tenant, subject)."""
-        envelope = registry.envelope(data, workspace=workspace_id, subject=subject)
-        await self.publish(envelope)
-        return envelope
 
     async def add_user(
         self,
@@ -334,22 +292,6 @@ class TicketsApp:
         await eventually(lambda: self._grant_role_is(grant_id, None), timeout=10)
 
     # --- looking inside --------------------------------------------------------------------
-
-    async def published(
-        self, event_type: str, workspace: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The data of every `event_type` event the service recorded, oldest first (read from
-        its outbox: what the bus delivers); only one workspace's when given."""
-        async with self.runtime.engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(OUTBOX.c.payload)
-                    .where(OUTBOX.c.event_type == event_type)
-                    .order_by(OUTBOX.c.seq)
-                )
-            ).scalars()
-            envelopes = [Envelope.from_json(payload) for payload in rows]
-        return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
 
     async def person(self, user_id: str) -> Person | None:
         async with self.runtime.session_factory() as session:

@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 
-from contracts import Envelope, EventData, registry
 from contracts.identity import (
     ClientOrganisationCreated,
     GrantGiven,
@@ -36,13 +35,10 @@ from contracts.identity import (
     WorkspaceCreated,
 )
 from contracts.tickets import ItemCreated, ItemSnapshot, ProjectCreated, StatusCategory
-from kit.bus.base import OutgoingMessage
-from kit.db import OUTBOX
 from kit.db.engine import drop_database
 from kit.db.migrations import upgrade
 from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
 from kit.launcher.host import Host
-from kit.runtime import ServiceRuntime
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.timetracking.models import (
@@ -55,6 +51,7 @@ from services.timetracking.models import (
 )
 from services.timetracking.module import module as timetracking_module
 from tests.conftest import eventually
+from tests.support.harness import ServiceHarness
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 PUBLIC_PEM = (
@@ -146,17 +143,9 @@ class Workspace:
 
 
 @dataclass
-class TimetrackingApp:
+class TimetrackingApp(ServiceHarness):
     """One running time-tracking service, shared by a test session; tests isolate themselves
     by workspace."""
-
-    base: str
-    host: Host
-    client: httpx.AsyncClient
-
-    @property
-    def runtime(self) -> ServiceRuntime:
-        return self.host.runtimes[0]
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -171,39 +160,7 @@ class TimetrackingApp:
     ) -> str:
         return mint(workspace_id, user_id, kind=kind, role=role, teams=teams, org=org)
 
-    async def request(
-        self, method: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        return await self.client.request(method, f"{self.base}{path}", headers=headers, **kwargs)
-
-    async def get(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, token, **kwargs)
-
-    async def post(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, token, **kwargs)
-
-    async def patch(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PATCH", path, token, **kwargs)
-
-    async def put(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, token, **kwargs)
-
-    async def delete(self, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, token, **kwargs)
-
     # --- playing identity and tickets on the bus -----------------------------------------------
-
-    async def publish(self, envelope: Envelope) -> None:
-        await self.host.bus.publish([OutgoingMessage.of(envelope)])
-
-    async def emit(self, data: EventData, workspace_id: str, subject: str) -> Envelope:
-        """Publish an event as its producer would (registered type and source, tenant)."""
-        envelope = registry.envelope(data, workspace=workspace_id, subject=subject)
-        await self.publish(envelope)
-        return envelope
 
     async def new_workspace(self) -> Workspace:
         """A workspace as identity creates one, with its admin, once the service knows both."""
@@ -351,22 +308,6 @@ class TimetrackingApp:
         )
 
     # --- looking inside ------------------------------------------------------------------------
-
-    async def published(
-        self, event_type: str, workspace: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The data of every `event_type` event the service recorded, oldest first (read from
-        its outbox: what the bus delivers); only one workspace's when given."""
-        async with self.runtime.engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(OUTBOX.c.payload)
-                    .where(OUTBOX.c.event_type == event_type)
-                    .order_by(OUTBOX.c.seq)
-                )
-            ).scalars()
-            envelopes = [Envelope.from_json(payload) for payload in rows]
-        return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
 
     async def row(self, model: type[Any], key: Any) -> Any:
         async with self.runtime.session_factory() as session:
