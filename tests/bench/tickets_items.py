@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import time
 import uuid
@@ -36,6 +35,7 @@ from services.tickets.defaults import create_defaults
 from services.tickets.models import Item, ItemCounter, Project, Status
 from services.tickets.module import module as tickets_module
 from services.tickets.types import repository as types_repository
+from tests.support.harness import free_port
 
 ITEMS = int(os.environ.get("BENCH_ITEMS", "100000"))
 PROJECTS = 200
@@ -43,12 +43,6 @@ CREATES = int(os.environ.get("BENCH_CREATES", "1000"))
 CONCURRENCY = 16
 LIST_REQUESTS = 300
 KEY = Ed25519PrivateKey.generate()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def token(workspace_id: str, user_id: str) -> str:

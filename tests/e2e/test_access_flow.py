@@ -29,6 +29,7 @@ from services.identity.settings import get_settings
 from services.tickets.module import module as tickets_module
 from tests.conftest import eventually
 from tests.support.buses import delete_namespace
+from tests.support.harness import free_port
 
 PASSWORD = "correct horse battery staple"
 
@@ -46,7 +47,7 @@ async def system(
     os.environ["DESKLINE_IDENTITY_ARGON2_TIME_COST"] = "1"
     os.environ["DESKLINE_IDENTITY_ARGON2_MEMORY_KIB"] = "64"
     get_settings.cache_clear()
-    port = _free_port()
+    port = free_port()
     common: dict[str, Any] = {
         "var_dir": tmp_path,
         "host": "127.0.0.1",
@@ -86,14 +87,6 @@ async def system(
         await delete_namespace(amqp_url, namespace)
         for module in modules:
             await drop_database(settings.database_url_for(module.name))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_grants_and_visibility_reach_the_tickets_projection(

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from kit.db.engine import drop_database
 from tests.support.buses import delete_namespace
+from tests.support.harness import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -43,14 +43,6 @@ GATEWAY_CONFIG_DIR = REPO_ROOT / "deploy" / "gateway"
 WAIT_SECONDS = 60.0
 STOP_SECONDS = 15.0
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the kernel's choice, so parallel runs differ)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def deskline_executable() -> str:

@@ -31,7 +31,8 @@ from services.timetracking.models import ItemRef
 from services.timetracking.module import module as timetracking_module
 from tests.conftest import eventually
 from tests.support.buses import delete_namespace
-from tests.timetracking.conftest import PUBLIC_PEM, free_port, mint
+from tests.support.harness import free_port
+from tests.timetracking.conftest import PUBLIC_PEM, mint
 
 
 @pytest.fixture(params=["embedded", "memory-bus-postgres", "rabbitmq-postgres"])

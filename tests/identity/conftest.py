@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from kit.testing.infra import database_url
 from services.identity.module import module as identity_module
 from services.identity.settings import get_settings
 from tests.conftest import eventually
+from tests.support.harness import free_port
 
 PASSWORD = "correct horse battery staple"
 
@@ -47,12 +47,6 @@ def probe_app(runtime: ServiceRuntime) -> FastAPI:
 
 
 PROBE = ServiceModule(name="probe", title="Probe", create_app=probe_app, migrations=Path("."))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from kit.launcher.host import Host
 from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
 from kit.settings import Settings
+from tests.support.harness import free_port
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 PUBLIC_PEM = (
@@ -66,12 +66,6 @@ def probe_app(runtime: ServiceRuntime) -> FastAPI:
         }
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def serve(module: ServiceModule, settings: Settings) -> tuple[Host, asyncio.Task[int], str]:

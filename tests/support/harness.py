@@ -3,6 +3,10 @@ on the bus, and reading what the service published (its outbox is what the bus c
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +16,13 @@ from sqlalchemy import select
 from contracts import Envelope, EventData, registry
 from kit.bus.base import OutgoingMessage
 from kit.db import OUTBOX
+from kit.db.engine import drop_database
+from kit.db.migrations import upgrade
 from kit.launcher.host import Host
+from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
+from kit.settings import Settings
+from tests.conftest import eventually
 
 
 @dataclass
@@ -73,3 +82,40 @@ class ServiceHarness:
             ).scalars()
             envelopes = [Envelope.from_json(payload) for payload in rows]
         return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def running_service(
+    module: ServiceModule, settings: Settings
+) -> AsyncIterator[tuple[str, Host, httpx.AsyncClient]]:
+    """One service on a fresh, migrated PostgreSQL database, served on `settings.port` until
+    the block ends; yields its base URL, the host and a client. The database is dropped after."""
+    url = settings.database_url_for(module.name)
+    await drop_database(url)
+    await asyncio.to_thread(upgrade, module.migrations, url)
+    host = Host(settings, [module])
+    serving = asyncio.create_task(host.serve("127.0.0.1", settings.port))
+    base = f"http://127.0.0.1:{settings.port}/api/{module.name}"
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def up() -> bool:
+                if serving.done():
+                    raise AssertionError(f"the {module.name} service stopped: {serving.result()}")
+                try:
+                    return (await client.get(f"{base}/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, timeout=30)
+            yield base, host, client
+    finally:
+        host.request_stop()
+        await asyncio.wait_for(serving, 30)
+        await drop_database(url)

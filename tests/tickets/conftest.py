@@ -8,15 +8,12 @@ projections hold them.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -34,10 +31,7 @@ from contracts.identity import (
     UserKind,
     WorkspaceCreated,
 )
-from kit.db.engine import drop_database
-from kit.db.migrations import upgrade
 from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
-from kit.launcher.host import Host
 from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
 from kit.settings import Settings
@@ -46,7 +40,7 @@ from services.tickets.app import create_app
 from services.tickets.models import Person, WorkspaceDefaults
 from services.tickets.module import module as tickets_module
 from tests.conftest import eventually
-from tests.support.harness import ServiceHarness
+from tests.support.harness import ServiceHarness, free_port, running_service
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 PUBLIC_PEM = (
@@ -100,12 +94,6 @@ TICKETS = ServiceModule(
     migrations=tickets_module.migrations,
     consumers=tickets_module.consumers,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_id() -> str:
@@ -343,24 +331,5 @@ async def tickets(
         outbox_poll_interval=0.1,
         jwt_public_key=PUBLIC_PEM,
     )
-    url = settings.database_url_for("tickets")
-    await drop_database(url)
-    await asyncio.to_thread(upgrade, TICKETS.migrations, url)
-    host = Host(settings, [TICKETS])
-    serving = asyncio.create_task(host.serve("127.0.0.1", port))
-    base = f"http://127.0.0.1:{port}/api/tickets"
-    async with httpx.AsyncClient(timeout=30) as client:
-
-        async def up() -> bool:
-            if serving.done():
-                raise AssertionError(f"the tickets service stopped: {serving.result()}")
-            try:
-                return (await client.get(f"{base}/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(up, timeout=30)
+    async with running_service(TICKETS, settings) as (base, host, client):
         yield TicketsApp(base, host, client)
-    host.request_stop()
-    await asyncio.wait_for(serving, 30)
-    await drop_database(url)

@@ -9,9 +9,7 @@ service's projections hold them.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -19,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -35,10 +32,7 @@ from contracts.identity import (
     WorkspaceCreated,
 )
 from contracts.tickets import ItemCreated, ItemSnapshot, ProjectCreated, StatusCategory
-from kit.db.engine import drop_database
-from kit.db.migrations import upgrade
 from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
-from kit.launcher.host import Host
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.timetracking.models import (
@@ -51,7 +45,7 @@ from services.timetracking.models import (
 )
 from services.timetracking.module import module as timetracking_module
 from tests.conftest import eventually
-from tests.support.harness import ServiceHarness
+from tests.support.harness import ServiceHarness, free_port, running_service
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 PUBLIC_PEM = (
@@ -59,12 +53,6 @@ PUBLIC_PEM = (
     .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     .decode()
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_id() -> str:
@@ -430,24 +418,5 @@ async def timetracking(
         outbox_poll_interval=0.1,
         jwt_public_key=PUBLIC_PEM,
     )
-    url = settings.database_url_for("timetracking")
-    await drop_database(url)
-    await asyncio.to_thread(upgrade, TIMETRACKING.migrations, url)
-    host = Host(settings, [TIMETRACKING])
-    serving = asyncio.create_task(host.serve("127.0.0.1", port))
-    base = f"http://127.0.0.1:{port}/api/timetracking"
-    async with httpx.AsyncClient(timeout=30) as client:
-
-        async def up() -> bool:
-            if serving.done():
-                raise AssertionError(f"the timetracking service stopped: {serving.result()}")
-            try:
-                return (await client.get(f"{base}/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(up, timeout=30)
+    async with running_service(TIMETRACKING, settings) as (base, host, client):
         yield TimetrackingApp(base, host, client)
-    host.request_stop()
-    await asyncio.wait_for(serving, 30)
-    await drop_database(url)

@@ -16,10 +16,10 @@ from kit.launcher.host import Host
 from services.timetracking.models import ItemRef
 from services.timetracking.timers.service import sweep, sweep_forever
 from tests.conftest import eventually
+from tests.support.harness import free_port
 from tests.timetracking.conftest import (
     TIMETRACKING,
     TimetrackingApp,
-    free_port,
     item_snapshot,
     make_team,
     new_id,
