@@ -6,7 +6,7 @@ pydantic alone, never on the kit or a service, so any producer or consumer
 Importing it registers every producer's types (one module per producer).
 """
 
-from contracts import identity, notifications, tickets, timetracking
+from contracts import automation, identity, integrations, notifications, tickets, timetracking
 from contracts.envelope import SPEC_VERSION, Envelope, EventData, new_event_id
 from contracts.registry import (
     EventRegistry,
@@ -24,7 +24,9 @@ __all__ = [
     "EventSpec",
     "RegistrationError",
     "UnknownEventType",
+    "automation",
     "identity",
+    "integrations",
     "new_event_id",
     "notifications",
     "registry",

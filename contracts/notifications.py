@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventData
 from contracts.registry import registry
+from contracts.tickets import CommandOrigin
 
 SOURCE = "notifications"
 
@@ -51,3 +53,40 @@ class EmailReceived(EventData):
     reply_to_item_id: UUID | None = Field(
         default=None, description="Set when the mail answers an item's notification."
     )
+
+
+RecipientRole = Literal["requester", "assignees", "followers", "staff_followers"]
+
+
+class MessageRecipient(BaseModel):
+    """One addressee of a rule's message: a person, an address, or a role on the item."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    user_id: UUID | None = None
+    email: str | None = Field(default=None, max_length=320)
+    role: RecipientRole | None = Field(
+        default=None, description="Resolved by notifications from its projection of the item."
+    )
+
+
+@registry.event(
+    "notifications.command.send_message.v1",
+    source=SOURCE,
+    summary="Send a mail and/or an in-app notification to chosen people (e.g. from a rule).",
+    command=True,
+)
+class SendMessage(EventData):
+    """The sender (automation) renders the text; notifications resolves the recipients,
+    applies their preferences, brands the mail and sends it once per (command, recipient).
+    A `private` message is never delivered to a client, whatever the recipient list says."""
+
+    workspace_id: UUID
+    item_id: UUID | None = None
+    recipients: list[MessageRecipient] = Field(min_length=1)
+    channel: Literal["mail", "in_app", "both"] = "both"
+    subject: str = Field(min_length=1, max_length=998)
+    body_html: str = Field(min_length=1)
+    visibility: Literal["public", "private"] = "private"
+    kind: str = Field(default="rule", description="Notification kind, for preferences.")
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
