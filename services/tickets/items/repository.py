@@ -35,13 +35,29 @@ from services.tickets.models import (
     table_of,
 )
 
+# Built once: the statements every item read or write runs.
+_ITEM = select(Item).where(
+    Item.workspace_id == bindparam("workspace_id"),
+    Item.id == bindparam("item_id"),
+    Item.deleted_at.is_(None),
+)
+_PERSON = select(Person).where(
+    Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")
+)
+
+_PROJECT_AND_PERSON = (
+    select(Project, Person)
+    .select_from(Project)
+    .outerjoin(
+        Person,
+        and_(Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")),
+    )
+    .where(Project.workspace_id == bindparam("workspace_id"), Project.id == bindparam("project_id"))
+)
+
 
 async def item(session: AsyncSession, workspace_id: str, item_id: str) -> Item | None:
-    result = await session.execute(
-        select(Item).where(
-            Item.workspace_id == workspace_id, Item.id == item_id, Item.deleted_at.is_(None)
-        )
-    )
+    result = await session.execute(_ITEM, {"workspace_id": workspace_id, "item_id": item_id})
     return result.scalar_one_or_none()
 
 
@@ -61,10 +77,20 @@ async def project(session: AsyncSession, workspace_id: str, project_id: str) -> 
     return result.scalar_one_or_none()
 
 
-async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
+async def project_and_person(
+    session: AsyncSession, workspace_id: str, project_id: str, user_id: str
+) -> tuple[Project | None, Person | None]:
+    """The project and a user of the workspace, in one round trip (a new item needs both)."""
     result = await session.execute(
-        select(Person).where(Person.workspace_id == workspace_id, Person.id == user_id)
+        _PROJECT_AND_PERSON,
+        {"workspace_id": workspace_id, "project_id": project_id, "user_id": user_id},
     )
+    found = result.first()
+    return (None, None) if found is None else (found[0], found[1])
+
+
+async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
+    result = await session.execute(_PERSON, {"workspace_id": workspace_id, "user_id": user_id})
     return result.scalar_one_or_none()
 
 

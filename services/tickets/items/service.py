@@ -172,11 +172,17 @@ async def create(
     uow: UnitOfWork, principal: Principal, body: ItemCreate, channel: str = "app"
 ) -> LoadedItem:
     workspace = principal.workspace_id
-    # Through the hierarchy's check, so the creator of a brand-new project can file items in
-    # it before identity's grant for them has reached this service.
-    project = await hierarchy_access.require_project(
-        uow.session, principal, "create_item", body.project_id
-    )
+    requester_id = body.requester_id or (principal.subject if principal.kind != "service" else None)
+    # The project and the requester in one query when there is a requester; the project is
+    # authorised through the hierarchy's check, so the creator of a brand-new project can file
+    # items in it before identity's grant for them has reached this service.
+    if requester_id is not None:
+        found, requester = await repository.project_and_person(
+            uow.session, workspace, body.project_id, requester_id
+        )
+    else:
+        found, requester = await repository.project(uow.session, workspace, body.project_id), None
+    project = await hierarchy_access.authorise_project(uow.session, principal, "create_item", found)
     if project.archived_at is not None:
         raise Problem(404, "not-found", "No such project.")
     definition = await types.type_for_new_item(uow.session, workspace, body.type_id, "ticket")
@@ -186,12 +192,8 @@ async def create(
     values = types.validate_custom_values(definition, body.custom_values, partial=False)
     if missing := types.missing_for_status(definition, values, status.id):
         raise types.missing_fields_problem(definition, missing, status)
-    requester_id = body.requester_id or (principal.subject if principal.kind != "service" else None)
     if principal.is_client and requester_id != principal.subject:
         raise Problem(403, "forbidden", "Clients create items on their own behalf only.")
-    requester = (
-        await repository.person(uow.session, workspace, requester_id) if requester_id else None
-    )
     if body.requester_id and requester is None:
         raise Problem(422, "unknown-requester", "The requester is not a user of the workspace.")
     pairs = await _check_assignees(uow, workspace, body.assignees)
