@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -314,22 +315,31 @@ class TicketsApp(ServiceHarness):
         return row is not None and row.role == role
 
 
+def tickets_settings(database: str, namespace: str, var_dir: Path) -> Settings:
+    """A test tickets service on `database` (PostgreSQL or SQLite), the memory bus, a free
+    port and fast retries."""
+    return Settings(
+        database_url=database,
+        bus_url="memory://",
+        redis_url=None,
+        namespace=namespace,
+        var_dir=var_dir,
+        host="127.0.0.1",
+        port=free_port(),
+        retry_delays=[0.1, 0.2, 0.5],
+        outbox_poll_interval=0.1,
+        jwt_public_key=PUBLIC_PEM,
+    )
+
+
 @pytest.fixture(scope="session")
 async def tickets(
     pg_server_url: str, session_tag: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TicketsApp]:
-    port = free_port()
-    settings = Settings(
-        database_url=database_url(pg_server_url, f"dltest_{session_tag}_tkt"),
-        bus_url="memory://",
-        redis_url=None,
-        namespace=f"t{session_tag}-tickets",
-        var_dir=tmp_path_factory.mktemp("tickets-var"),
-        host="127.0.0.1",
-        port=port,
-        retry_delays=[0.1, 0.2, 0.5],
-        outbox_poll_interval=0.1,
-        jwt_public_key=PUBLIC_PEM,
+    settings = tickets_settings(
+        database_url(pg_server_url, f"dltest_{session_tag}_tkt"),
+        f"t{session_tag}-tickets",
+        tmp_path_factory.mktemp("tickets-var"),
     )
     async with running_service(TICKETS, settings) as (base, host, client):
         yield TicketsApp(base, host, client)

@@ -7,7 +7,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    Select,
+    String,
     and_,
     bindparam,
     case,
@@ -119,21 +122,97 @@ async def next_number(session: AsyncSession, workspace_id: str) -> int:
     return 1000
 
 
-_INSERT_ITEM = insert(table_of(Item))
+_ITEMS, _FOLLOWERS, _ACTIVITY = table_of(Item), table_of(Follower), table_of(Activity)
+_INSERT_ITEM = insert(_ITEMS)
 _INSERT_ASSIGNEES = insert(table_of(Assignee))
-_INSERT_FOLLOWERS = insert(table_of(Follower))
+_INSERT_FOLLOWERS = insert(_FOLLOWERS)
+_INSERT_ACTIVITY = insert(_ACTIVITY)
 
 
-async def insert_item(
+def _write_new_item() -> Select[Any]:
+    """PostgreSQL: number, item, followers and the "created" entry in one statement.
+
+    The number comes from the counter's row lock (`_BUMP`); the item is written only if the
+    workspace has a counter (its first item creates one), and the rows that refer to the item
+    only if it was written. Foreign keys are checked at the end of the statement.
+    """
+    bump = (
+        update(_COUNTERS)
+        .where(_COUNTERS.c.workspace_id == bindparam("counter_workspace"))
+        .values(next_number=_COUNTERS.c.next_number + 1)
+        .returning((_COUNTERS.c.next_number - 1).label("number"))
+        .cte("bump")
+    )
+    columns = [c for c in _ITEMS.c if c.name != "number"]
+    item = (
+        insert(_ITEMS)
+        .from_select(
+            [*(c.name for c in columns), "number"],
+            select(*(bindparam(f"item_{c.name}", type_=c.type) for c in columns), bump.c.number),
+        )
+        .returning(_ITEMS.c.id, _ITEMS.c.workspace_id, _ITEMS.c.number)
+        .cte("item")
+    )
+    followers = insert(_FOLLOWERS).from_select(
+        ["item_id", "user_id", "workspace_id"],
+        select(
+            item.c.id,
+            func.unnest(bindparam("followers", type_=ARRAY(String))),
+            item.c.workspace_id,
+        ),
+    )
+    entry = [c for c in _ACTIVITY.c if c.name not in ("item_id", "workspace_id")]
+    activity = insert(_ACTIVITY).from_select(
+        [*(c.name for c in entry), "item_id", "workspace_id"],
+        select(
+            *(bindparam(f"activity_{c.name}", type_=c.type) for c in entry),
+            item.c.id,
+            item.c.workspace_id,
+        ),
+    )
+    return select(item.c.number).add_cte(followers.cte("followers"), activity.cte("activity"))
+
+
+_WRITE_NEW_ITEM = _write_new_item()
+
+
+async def insert_new_item(
     session: AsyncSession,
     values: dict[str, Any],
     assignees: Sequence[tuple[str, str]],
     followers: Sequence[str],
+    activity: dict[str, Any],
+) -> int:
+    """A new item (`values` without its number) with its assignees, followers and "created"
+    activity entry; returns the number it got. On PostgreSQL one statement does it (plus one
+    for assignees, when there are any), elsewhere one statement per table."""
+    workspace_id = values["workspace_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        params = {f"item_{key}": value for key, value in values.items()}
+        params |= {f"activity_{key}": value for key, value in activity.items()}
+        params |= {"counter_workspace": workspace_id, "followers": list(followers)}
+        written = (await session.execute(_WRITE_NEW_ITEM, params)).scalar_one_or_none()
+        if written is not None:
+            await _insert_assignees(session, values["id"], workspace_id, assignees)
+            return int(written)
+    number = await next_number(session, workspace_id)  # also the first item of a workspace
+    await session.execute(_INSERT_ITEM, {**values, "number": number})
+    await _insert_assignees(session, values["id"], workspace_id, assignees)
+    if followers:
+        await session.execute(
+            _INSERT_FOLLOWERS,
+            [
+                {"item_id": values["id"], "user_id": user_id, "workspace_id": workspace_id}
+                for user_id in followers
+            ],
+        )
+    await add_activity(session, {**activity, "item_id": values["id"], "workspace_id": workspace_id})
+    return number
+
+
+async def _insert_assignees(
+    session: AsyncSession, item_id: str, workspace_id: str, assignees: Sequence[tuple[str, str]]
 ) -> None:
-    """A new item with its assignees and followers, written at once (no unit-of-work flush:
-    nothing of them is in the session to order or to read back)."""
-    await session.execute(_INSERT_ITEM, values)
-    item_id, workspace_id = values["id"], values["workspace_id"]
     if assignees:
         await session.execute(
             _INSERT_ASSIGNEES,
@@ -147,17 +226,6 @@ async def insert_item(
                 for kind, ident in assignees
             ],
         )
-    if followers:
-        await session.execute(
-            _INSERT_FOLLOWERS,
-            [
-                {"item_id": item_id, "user_id": user_id, "workspace_id": workspace_id}
-                for user_id in followers
-            ],
-        )
-
-
-_INSERT_ACTIVITY = insert(table_of(Activity))
 
 
 async def add_activity(session: AsyncSession, entry: dict[str, Any]) -> None:

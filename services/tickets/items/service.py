@@ -114,12 +114,11 @@ async def _loaded(uow: UnitOfWork, row: Item, *, lock: bool = False) -> LoadedIt
 
 
 def _activity(
-    row: Item, actor: Principal | None, kind: str, changes: dict[str, Any], visibility: str
+    actor: Principal | None, kind: str, changes: dict[str, Any], visibility: str
 ) -> dict[str, Any]:
+    """An activity entry, but for its item and workspace."""
     return {
         "id": new_id(),
-        "workspace_id": row.workspace_id,
-        "item_id": row.id,
         "actor": actor.subject if actor else None,
         "kind": kind,
         "changes": changes,
@@ -136,7 +135,8 @@ def record(
     changes: dict[str, Any],
     visibility: str = "public",
 ) -> None:
-    uow.session.add(Activity(**_activity(row, actor, kind, changes, visibility)))
+    entry = _activity(actor, kind, changes, visibility)
+    uow.session.add(Activity(workspace_id=row.workspace_id, item_id=row.id, **entry))
 
 
 async def _check_assignees(
@@ -237,7 +237,6 @@ async def insert(
     values = {
         "id": new_id(),
         "workspace_id": workspace,
-        "number": await repository.next_number(uow.session, workspace),
         "project_id": project_id,
         "type_id": definition.id,
         "status_id": status.id,
@@ -267,7 +266,12 @@ async def insert(
     if requester_id:
         people.add(requester_id)
     followers = sorted(people)
-    await repository.insert_item(uow.session, values, pairs, followers)
+    entry = _activity(
+        actor, "created", {"title": body.title, "status": status.name, "channel": channel}, "public"
+    )
+    values["number"] = await repository.insert_new_item(
+        uow.session, values, pairs, followers, entry
+    )
     # The row as written, known to the session as if it had been read (a later change to it in
     # this unit of work is flushed as an update), without asking the database again.
     row = Item(**values)
@@ -278,16 +282,6 @@ async def insert(
         for kind, ident in pairs
     ]
     loaded = LoadedItem(row, definition, assignees, followers)
-    await repository.add_activity(
-        uow.session,
-        _activity(
-            row,
-            actor,
-            "created",
-            {"title": row.title, "status": status.name, "channel": channel},
-            "public",
-        ),
-    )
     uow.emit(
         ItemCreated(
             item=loaded.snapshot(), channel=channel, created_by=UUID(creator) if creator else None
