@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from kit.settings import Settings
 
 UserKind = Literal["staff", "collaborator", "client", "service"]
 ALGORITHMS = ["EdDSA"]
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TokenVerifier:
         self._audience = audience
         self._static_keys = static_keys or []
         self._jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -75,6 +78,19 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        """The token's caller. A token verified before is not verified again until it expires:
+        the same string carries the same signed claims (every request of a client sends the
+        same token, and checking its signature costs more than the rest of a small request)."""
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()  # simplest bound; the next requests verify again
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             key = await self._key_for(token)
             claims = jwt.decode(
@@ -92,7 +108,7 @@ class TokenVerifier:
                 f"The access token is not valid: {error}",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from error
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
     async def _key_for(self, token: str) -> Any:
         if self._jwks is not None:
