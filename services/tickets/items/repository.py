@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BindParameter,
     ColumnElement,
     Select,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.tickets.items.schemas import ItemFilter
 from services.tickets.models import (
@@ -32,6 +34,7 @@ from services.tickets.models import (
     Follower,
     Item,
     ItemCounter,
+    ItemType,
     Person,
     Project,
     ProjectFolder,
@@ -48,15 +51,39 @@ _PERSON = select(Person).where(
     Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")
 )
 
-_PROJECT_AND_PERSON = (
-    select(Project, Person)
-    .select_from(Project)
-    .outerjoin(
-        Person,
-        and_(Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")),
+
+def _new_item_context(by_type_id: bool) -> Select[Project, Person, ItemType]:
+    """The project, a user and a type of the workspace — the named one, or the oldest active of
+    a kind — with the type's row share-locked (`types.repository.item_type`)."""
+    workspace_id: BindParameter[str] = bindparam("workspace_id")
+    if by_type_id:
+        which_type = ItemType.id == bindparam("type_id")
+    else:
+        first = aliased(ItemType)
+        which_type = ItemType.id == (
+            select(first.id)
+            .where(
+                first.workspace_id == workspace_id,
+                first.kind == bindparam("kind"),
+                first.archived_at.is_(None),
+            )
+            .order_by(first.created_at, first.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+    return (
+        select(Project, Person, ItemType)
+        .select_from(Project)
+        .join(ItemType, and_(ItemType.workspace_id == workspace_id, which_type))
+        .outerjoin(
+            Person, and_(Person.workspace_id == workspace_id, Person.id == bindparam("user_id"))
+        )
+        .where(Project.workspace_id == workspace_id, Project.id == bindparam("project_id"))
+        .with_for_update(read=True, of=ItemType)
     )
-    .where(Project.workspace_id == bindparam("workspace_id"), Project.id == bindparam("project_id"))
-)
+
+
+_NEW_ITEM_CONTEXT = {True: _new_item_context(True), False: _new_item_context(False)}
 
 
 async def item(session: AsyncSession, workspace_id: str, item_id: str) -> Item | None:
@@ -80,16 +107,29 @@ async def project(session: AsyncSession, workspace_id: str, project_id: str) -> 
     return result.scalar_one_or_none()
 
 
-async def project_and_person(
-    session: AsyncSession, workspace_id: str, project_id: str, user_id: str
-) -> tuple[Project | None, Person | None]:
-    """The project and a user of the workspace, in one round trip (a new item needs both)."""
+async def new_item_context(
+    session: AsyncSession,
+    workspace_id: str,
+    project_id: str,
+    user_id: str,
+    type_id: str | None,
+    kind: str,
+) -> tuple[Project, Person | None, ItemType] | None:
+    """What a new item needs to know, in one round trip: its project, its requester (None: no
+    such user) and its type (`type_id`, else the oldest active type of `kind`). None when the
+    workspace has no such project or type."""
     result = await session.execute(
-        _PROJECT_AND_PERSON,
-        {"workspace_id": workspace_id, "project_id": project_id, "user_id": user_id},
+        _NEW_ITEM_CONTEXT[type_id is not None],
+        {
+            "workspace_id": workspace_id,
+            "project_id": project_id,
+            "user_id": user_id,
+            "type_id": type_id,
+            "kind": kind,
+        },
     )
     found = result.first()
-    return (None, None) if found is None else (found[0], found[1])
+    return None if found is None else (found[0], found[1], found[2])
 
 
 async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:

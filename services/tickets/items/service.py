@@ -43,7 +43,7 @@ from services.tickets.items.schemas import (
     ItemFilter,
     ItemUpdate,
 )
-from services.tickets.models import Activity, Assignee, Item
+from services.tickets.models import Activity, Assignee, Item, Project
 from services.tickets.snapshots import item_snapshot
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
@@ -173,19 +173,33 @@ async def create(
 ) -> LoadedItem:
     workspace = principal.workspace_id
     requester_id = body.requester_id or (principal.subject if principal.kind != "service" else None)
-    # The project and the requester in one query when there is a requester; the project is
-    # authorised through the hierarchy's check, so the creator of a brand-new project can file
-    # items in it before identity's grant for them has reached this service.
-    if requester_id is not None:
-        found, requester = await repository.project_and_person(
-            uow.session, workspace, body.project_id, requester_id
+    # The project, the requester and the type (share-locked, see `types.find_type`) in one
+    # query; when one of them is missing, one question at a time, so each failure gets its own
+    # answer. The project is authorised through the hierarchy's check, so the creator of a
+    # brand-new project can file items in it before identity's grant for them has arrived.
+    context = (
+        await repository.new_item_context(
+            uow.session, workspace, body.project_id, requester_id, body.type_id, "ticket"
         )
+        if requester_id is not None
+        else None
+    )
+    found: Project | None
+    if context is not None:
+        found, requester, head = context
     else:
-        found, requester = await repository.project(uow.session, workspace, body.project_id), None
+        found, head = await repository.project(uow.session, workspace, body.project_id), None
+        requester = (
+            await repository.person(uow.session, workspace, requester_id) if requester_id else None
+        )
     project = await hierarchy_access.authorise_project(uow.session, principal, "create_item", found)
     if project.archived_at is not None:
         raise Problem(404, "not-found", "No such project.")
-    definition = await types.type_for_new_item(uow.session, workspace, body.type_id, "ticket")
+    definition = await (
+        types.definition_of(uow.session, workspace, head)
+        if head is not None
+        else types.type_for_new_item(uow.session, workspace, body.type_id, "ticket")
+    )
     if definition.archived:
         raise Problem(422, "type-archived", f"The type {definition.name!r} is archived.")
     status = definition.status(body.status_id) if body.status_id else definition.statuses[0]

@@ -48,6 +48,7 @@ __all__ = [
     "client_values",
     "default_ticket_type",
     "default_type_id",
+    "definition_of",
     "definitions",
     "find_type",
     "is_empty",
@@ -125,6 +126,11 @@ async def _definitions_of(
         if cache is not None:
             cache[(workspace_id, definition.id)] = definition
     return [found[head.id] for head in heads]
+
+
+async def definition_of(session: AsyncSession, workspace_id: str, head: TypeHead) -> TypeDefinition:
+    """The definition of a type whose row the caller has read (and locked, if it needs to)."""
+    return (await _definitions_of(session, workspace_id, [head]))[0]
 
 
 async def find_type(
