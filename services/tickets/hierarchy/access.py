@@ -14,7 +14,8 @@ comes (an admin creator gets none, and might later be demoted) cannot leave it s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,22 @@ from services.tickets.models import Project
 PROVISIONAL_WINDOW = timedelta(minutes=15)
 
 
+class ProjectFacts(Protocol):
+    """What access decisions need of a project: a `Project`, or a row read with other things."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def created_by(self) -> str | None: ...
+    @property
+    def archived_at(self) -> datetime | None: ...
+
+
+P = TypeVar("P", bound=ProjectFacts)
+
+
 def project_not_found() -> Problem:
     return Problem(404, "not-found", "No such project.")
 
@@ -38,7 +55,7 @@ def may_arrange(principal: Principal) -> bool:
     return principal.is_admin or principal.kind in ("staff", "service")
 
 
-async def _provisional(session: AsyncSession, principal: Principal, project: Project) -> bool:
+async def _provisional(session: AsyncSession, principal: Principal, project: ProjectFacts) -> bool:
     if principal.is_admin or principal.kind != "staff" or project.created_by != principal.subject:
         return False  # admins manage every project anyway
     return await repository.awaiting_creator_grant(
@@ -64,8 +81,8 @@ async def require_project(
 
 
 async def authorise_project(
-    session: AsyncSession, principal: Principal, action: Action, project: Project | None
-) -> Project:
+    session: AsyncSession, principal: Principal, action: Action, project: P | None
+) -> P:
     """As `require_project`, for a project row the caller has already read (None: no such
     project in the caller's workspace)."""
     if project is None or project.workspace_id != principal.workspace_id:

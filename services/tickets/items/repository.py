@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from services.tickets.items.schemas import ItemFilter
 from services.tickets.models import (
@@ -52,34 +51,69 @@ _PERSON = select(Person).where(
 )
 
 
-def _new_item_context(by_type_id: bool) -> Select[Project, Person, ItemType]:
+class ProjectRow(NamedTuple):
+    id: str
+    workspace_id: str
+    created_by: str | None
+    archived_at: datetime | None
+
+
+class TypeRow(NamedTuple):
+    id: str
+    workspace_id: str
+    name: str
+    icon: str
+    kind: str
+    restrict_transitions: bool
+    archived_at: datetime | None
+    revision: str
+
+
+class NewItemContext(NamedTuple):
+    project: ProjectRow
+    requester_found: bool
+    requester_organisation_id: str | None
+    type: TypeRow
+
+
+_PROJECTS, _PEOPLE, _TYPES = table_of(Project), table_of(Person), table_of(ItemType)
+
+
+def _new_item_context(by_type_id: bool) -> Select[Any]:
     """The project, a user and a type of the workspace — the named one, or the oldest active of
-    a kind — with the type's row share-locked (`types.repository.item_type`)."""
+    a kind — with the type's row share-locked (`types.repository.item_type`); plain rows, as
+    nothing of them is changed."""
     workspace_id: BindParameter[str] = bindparam("workspace_id")
     if by_type_id:
-        which_type = ItemType.id == bindparam("type_id")
+        which_type = _TYPES.c.id == bindparam("type_id")
     else:
-        first = aliased(ItemType)
-        which_type = ItemType.id == (
-            select(first.id)
+        first = _TYPES.alias("first_type")
+        which_type = _TYPES.c.id == (
+            select(first.c.id)
             .where(
-                first.workspace_id == workspace_id,
-                first.kind == bindparam("kind"),
-                first.archived_at.is_(None),
+                first.c.workspace_id == workspace_id,
+                first.c.kind == bindparam("kind"),
+                first.c.archived_at.is_(None),
             )
-            .order_by(first.created_at, first.id)
+            .order_by(first.c.created_at, first.c.id)
             .limit(1)
             .scalar_subquery()
         )
     return (
-        select(Project, Person, ItemType)
-        .select_from(Project)
-        .join(ItemType, and_(ItemType.workspace_id == workspace_id, which_type))
-        .outerjoin(
-            Person, and_(Person.workspace_id == workspace_id, Person.id == bindparam("user_id"))
+        select(
+            *(_PROJECTS.c[name] for name in ProjectRow._fields),
+            _PEOPLE.c.id.label("person_id"),
+            _PEOPLE.c.client_organisation_id,
+            *(_TYPES.c[name] for name in TypeRow._fields),
         )
-        .where(Project.workspace_id == workspace_id, Project.id == bindparam("project_id"))
-        .with_for_update(read=True, of=ItemType)
+        .select_from(_PROJECTS)
+        .join(_TYPES, and_(_TYPES.c.workspace_id == workspace_id, which_type))
+        .outerjoin(
+            _PEOPLE,
+            and_(_PEOPLE.c.workspace_id == workspace_id, _PEOPLE.c.id == bindparam("user_id")),
+        )
+        .where(_PROJECTS.c.workspace_id == workspace_id, _PROJECTS.c.id == bindparam("project_id"))
+        .with_for_update(read=True, of=_TYPES)
     )
 
 
@@ -114,10 +148,10 @@ async def new_item_context(
     user_id: str,
     type_id: str | None,
     kind: str,
-) -> tuple[Project, Person | None, ItemType] | None:
-    """What a new item needs to know, in one round trip: its project, its requester (None: no
-    such user) and its type (`type_id`, else the oldest active type of `kind`). None when the
-    workspace has no such project or type."""
+) -> NewItemContext | None:
+    """What a new item needs to know, in one round trip: its project, its requester (whether
+    such a user exists, and their organisation) and its type (`type_id`, else the oldest active
+    type of `kind`). None when the workspace has no such project or type."""
     result = await session.execute(
         _NEW_ITEM_CONTEXT[type_id is not None],
         {
@@ -129,7 +163,16 @@ async def new_item_context(
         },
     )
     found = result.first()
-    return None if found is None else (found[0], found[1], found[2])
+    if found is None:
+        return None
+    values = tuple(found)
+    projected, rest = values[: len(ProjectRow._fields)], values[len(ProjectRow._fields) :]
+    return NewItemContext(
+        project=ProjectRow(*projected),
+        requester_found=rest[0] is not None,
+        requester_organisation_id=rest[1],
+        type=TypeRow(*rest[2:]),
+    )
 
 
 async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:

@@ -184,14 +184,20 @@ async def create(
         if requester_id is not None
         else None
     )
-    found: Project | None
+    found: Project | repository.ProjectRow | None
     if context is not None:
-        found, requester, head = context
+        found, head = context.project, context.type
+        requester_found, requester_organisation_id = (
+            context.requester_found,
+            context.requester_organisation_id,
+        )
     else:
         found, head = await repository.project(uow.session, workspace, body.project_id), None
         requester = (
             await repository.person(uow.session, workspace, requester_id) if requester_id else None
         )
+        requester_found = requester is not None
+        requester_organisation_id = requester.client_organisation_id if requester else None
     project = await hierarchy_access.authorise_project(uow.session, principal, "create_item", found)
     if project.archived_at is not None:
         raise Problem(404, "not-found", "No such project.")
@@ -208,7 +214,7 @@ async def create(
         raise types.missing_fields_problem(definition, missing, status)
     if principal.is_client and requester_id != principal.subject:
         raise Problem(403, "forbidden", "Clients create items on their own behalf only.")
-    if body.requester_id and requester is None:
+    if body.requester_id and not requester_found:
         raise Problem(422, "unknown-requester", "The requester is not a user of the workspace.")
     pairs = await _check_assignees(uow, workspace, body.assignees)
     if pairs and principal.is_client:
@@ -223,7 +229,7 @@ async def create(
         body,
         values,
         requester_id,
-        requester.client_organisation_id if requester else None,
+        requester_organisation_id,
         pairs,
         creator,
         channel,

@@ -85,14 +85,22 @@ _caches: WeakKeyDictionary[object, LRUCache[tuple[str, str], TypeDefinition]] = 
 class TypeHead(Protocol):
     """A type's own row: an `ItemType` or a row of `repository.type_head`."""
 
-    id: str
-    workspace_id: str
-    name: str
-    icon: str
-    kind: str
-    restrict_transitions: bool
-    archived_at: datetime | None
-    revision: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def icon(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def restrict_transitions(self) -> bool: ...
+    @property
+    def archived_at(self) -> datetime | None: ...
+    @property
+    def revision(self) -> str: ...
 
 
 def _cache(session: AsyncSession) -> LRUCache[tuple[str, str], TypeDefinition] | None:
