@@ -52,7 +52,7 @@ from services.tickets.types.service import TypeDefinition
 def sanitise(text: str, text_format: str) -> str:
     """HTML is cleaned of scripts, handlers and unsafe links; Markdown is kept as written
     (it is rendered, then cleaned, where it is displayed)."""
-    return nh3.clean(text) if text_format == "html" else text
+    return nh3.clean(text) if text and text_format == "html" else text
 
 
 def not_found() -> Problem:
