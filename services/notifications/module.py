@@ -7,6 +7,7 @@ from pathlib import Path
 from kit.access import access_consumer
 from kit.module import ServiceModule
 from services.notifications.app import create_app
+from services.notifications.directory.consumers import CONSUMERS as DIRECTORY_CONSUMERS
 
 module = ServiceModule(
     name="notifications",
@@ -14,5 +15,5 @@ module = ServiceModule(
     create_app=create_app,
     migrations=Path(__file__).parent / "migrations",
     # Every service authorises locally against its projection of identity's grants.
-    consumers=[access_consumer()],
+    consumers=[access_consumer(), *DIRECTORY_CONSUMERS],
 )
