@@ -100,14 +100,30 @@ class MailSystem:
         return tenant
 
     async def invite(self, tenant: Tenant, email: str, kind: str = "staff") -> str:
-        """A user of the workspace (staff, collaborator or client), known to notifications."""
-        invited = await self.client.post(
-            f"{self.base}/identity/users/invitations",
-            headers=tenant.auth,
-            json={"email": email, "display_name": email.split("@")[0].title(), "kind": kind},
-        )
-        assert invited.status_code == 201, invited.text
-        user_id = str(invited.json()["id"])
+        """A user of the workspace (staff or collaborator) sharing its Support project, known
+        to notifications."""
+        projects = await self.client.get(f"{self.base}/tickets/projects", headers=tenant.auth)
+        project_id = projects.json()["items"][0]["id"]
+        answers: list[httpx.Response] = []
+
+        async def invited() -> bool:
+            """Refused (404) until identity has heard of the project from tickets."""
+            response = await self.client.post(
+                f"{self.base}/identity/users/invitations",
+                headers=tenant.auth,
+                json={
+                    "email": email,
+                    "display_name": email.split("@")[0].title(),
+                    "kind": kind,
+                    "grants": [{"project_id": project_id, "role": "contributor"}],
+                },
+            )
+            assert response.status_code in (201, 404), response.text
+            answers.append(response)
+            return response.status_code == 201
+
+        await eventually(invited, timeout=30, interval=0.2)
+        user_id = str(answers[-1].json()["id"])
         await eventually(lambda: self.knows_person(user_id), timeout=30)
         return user_id
 
