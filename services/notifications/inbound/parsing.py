@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
@@ -17,6 +18,8 @@ from services.notifications.textparts import header_safe, html_to_text
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "pt"]
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 _NUMBER = re.compile(r"\[#(\d{1,12})\]")
+_ADDRESS = re.compile(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}")
+_BRACKETED = re.compile(r"<([^<>\s]{3,320})>")
 
 
 class Unreadable(Exception):
@@ -139,23 +142,40 @@ def _walk(message: Message, depth: int = 0) -> list[Message]:
 
 
 def _header(message: Message, name: str) -> str:
+    """A header's decoded text on one line. The policy refuses values that decode to CR/LF
+    (an encoded-word injection); those are decoded here by hand and flattened."""
     try:
         value = message.get(name)
-        return str(value) if value is not None else ""
-    except Exception:  # a header the policy cannot decode: keep its raw text
-        raw = message.get_all(name, failobj=[]) if hasattr(message, "get_all") else []
-        return " ".join(str(item) for item in raw)
+        return header_safe(str(value), 10_000) if value is not None else ""
+    except Exception:
+        raw = [v for k, v in message.raw_items() if k.lower() == name.lower()]
+        return header_safe(" ".join(_decode_words(str(v)) for v in raw), 10_000)
+
+
+def _decode_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:  # undecodable words: keep them as they came
+        return value
 
 
 def _sender(message: Message) -> tuple[str, str]:
+    """The From address: the bracketed address when there is one (a display name can hold
+    anything, even what looks like another address or a group), else the bare one."""
     raw = _header(message, "from")
+    bracketed = _BRACKETED.findall(raw)
+    if bracketed:
+        address = bracketed[-1].strip().lower()
+        name = raw[: raw.rfind("<")].strip().strip('"').strip()
+        if _ADDRESS.fullmatch(address):
+            return name, address
     try:
         pairs = getaddresses([raw])
     except Exception:
         pairs = [parseaddr(raw)]
     for name, address in pairs:
         address = address.strip().lower()
-        if re.fullmatch(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}", address):
+        if _ADDRESS.fullmatch(address):
             return name, address
     return "", ""
 
