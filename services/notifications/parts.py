@@ -20,6 +20,7 @@ class MailParts:
     keys: Keys
     sender: Sender
     processor: Processor
+    processing: Processing
 
 
 _parts: WeakKeyDictionary[ServiceRuntime, MailParts] = WeakKeyDictionary()
@@ -31,7 +32,9 @@ def mail_parts(runtime: ServiceRuntime) -> MailParts:
         settings = get_settings()
         keys = keys_for(settings.secret_key(runtime.settings.var_dir))
         sender = Sender(runtime.unit_of_work, settings, keys, runtime.settings.var_dir)
-        how = Processing(settings, keys, runtime.redis, runtime.settings.key_prefix)
-        found = MailParts(settings, keys, sender, Processor(runtime.unit_of_work, how))
+        kit = runtime.settings
+        public_url = settings.public_url or f"http://{kit.host}:{kit.port}/api/notifications"
+        how = Processing(settings, keys, runtime.redis, kit.key_prefix, public_url.rstrip("/"))
+        found = MailParts(settings, keys, sender, Processor(runtime.unit_of_work, how), how)
         _parts[runtime] = found
     return found

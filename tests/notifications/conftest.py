@@ -35,6 +35,7 @@ from services.notifications.models import (
 from services.notifications.module import module as notifications_module
 from services.notifications.settings import get_settings as notifications_settings
 from services.tickets.module import module as tickets_module
+from services.tickets.settings import get_settings as tickets_settings
 from tests.conftest import eventually
 from tests.notifications.sink import SmtpSink
 from tests.support.buses import delete_namespace
@@ -183,6 +184,14 @@ class MailSystem:
         comments: list[dict[str, Any]] = response.json()
         return comments
 
+    async def attachments(self, tenant: Tenant, item_id: str) -> list[dict[str, Any]]:
+        response = await self.client.get(
+            f"{self.base}/tickets/items/{item_id}/attachments", headers=tenant.auth
+        )
+        assert response.status_code == 200, response.text
+        files: list[dict[str, Any]] = response.json()
+        return files
+
     async def _knows_workspace(self, slug: str) -> bool:
         async with self.runtime("notifications").session_factory() as session:
             found = await session.scalar(
@@ -195,8 +204,9 @@ class MailSystem:
         return response.status_code == 200 and bool(response.json()["items"])
 
 
-def mail_settings(sink_port: int, listen_port: int) -> dict[str, str]:
+def mail_settings(sink_port: int, listen_port: int, attachments: Path) -> dict[str, str]:
     return {
+        "DESKLINE_TICKETS_ATTACHMENT_DIR": str(attachments),
         "DESKLINE_NOTIFICATIONS_INBOUND_DOMAIN": DOMAIN,
         "DESKLINE_NOTIFICATIONS_SECRET": "test-secret",
         "DESKLINE_NOTIFICATIONS_SMTP_URL": f"smtp://127.0.0.1:{sink_port}?starttls=false",
@@ -228,9 +238,10 @@ async def mail_system(
     await sink.start()
     listen_port, port = free_port(), free_port()
     saved = dict(os.environ)
-    os.environ.update(mail_settings(sink.port, listen_port))
-    notifications_settings.cache_clear()
-    identity_settings.cache_clear()
+    var_dir = Path(tmp_path_factory.mktemp("mail-var"))
+    os.environ.update(mail_settings(sink.port, listen_port, var_dir / "attachments"))
+    for cached in (notifications_settings, identity_settings, tickets_settings):
+        cached.cache_clear()
     namespace = f"t{session_tag}-mail"
     settings = Settings(
         database_url=database_url(pg_server_url, f"dltest_{session_tag}_mail"),
@@ -238,7 +249,7 @@ async def mail_system(
         redis_url=redis_url,
         namespace=namespace,
         redis_prefix=f"dltest:{session_tag}:mail:",
-        var_dir=Path(tmp_path_factory.mktemp("mail-var")),
+        var_dir=var_dir,
         host="127.0.0.1",
         port=port,
         retry_delays=[0.2, 0.5, 1.0],
@@ -273,5 +284,5 @@ async def mail_system(
             await drop_database(settings.database_url_for(module.name))
         os.environ.clear()
         os.environ.update(saved)
-        notifications_settings.cache_clear()
-        identity_settings.cache_clear()
+        for cached in (notifications_settings, identity_settings, tickets_settings):
+            cached.cache_clear()

@@ -33,6 +33,11 @@ async def test_a_mail_becomes_a_ticket_and_the_reply_a_comment(mail_system: Mail
         "Banner for the spring sale",
         "Hello,\n\nwe need a banner for the spring sale.\n\nCarla",
     )
+    brief = b"%PDF-1.4 the brief " + bytes(range(256)) * 40
+    request.add_attachment(brief, maintype="application", subtype="pdf", filename="brief.pdf")
+    request.add_attachment(
+        b"MZ...", maintype="application", subtype="x-msdownload", filename="setup.exe"
+    )
     await system.send(request, tenant.address)
 
     async def filed() -> bool:
@@ -50,6 +55,14 @@ async def test_a_mail_becomes_a_ticket_and_the_reply_a_comment(mail_system: Mail
     assert requester.status_code == 200, requester.text
     assert requester.json()["kind"] == "client"
     assert requester.json()["email"] == sender
+    # Its files became the ticket's attachments (an executable is left out, as an upload
+    # of it would be refused).
+    files = await system.attachments(tenant, item["id"])
+    assert [(f["filename"], f["size"]) for f in files] == [("brief.pdf", len(brief))]
+    download = await system.client.get(
+        f"{system.base}/tickets/attachments/{files[0]['id']}/content", headers=tenant.auth
+    )
+    assert download.status_code == 200 and download.content == brief
 
     # The requester is acknowledged, in a mail they can answer.
     async def acknowledged() -> bool:
@@ -74,6 +87,7 @@ async def test_a_mail_becomes_a_ticket_and_the_reply_a_comment(mail_system: Mail
         In_Reply_To=str(ack["Message-ID"]),
         References=f"{ack['References']} {ack['Message-ID']}",
     )
+    reply.add_attachment(b"proof", maintype="image", subtype="png", filename="proof.png")
     await system.send(reply, reply_to)
 
     async def commented() -> bool:
@@ -85,6 +99,9 @@ async def test_a_mail_becomes_a_ticket_and_the_reply_a_comment(mail_system: Mail
     assert "we received your request" not in comment["body"]
     assert comment["author_id"] == stored.sender_user_id
     assert comment["visibility"] == "public"
+    files = await system.attachments(tenant, item["id"])
+    assert sorted(f["filename"] for f in files) == ["brief.pdf", "proof.png"]
+    assert next(f for f in files if f["filename"] == "proof.png")["comment_id"] == comment["id"]
 
     # An out-of-office answer is recorded and otherwise ignored: no ticket, no comment.
     auto = mail(

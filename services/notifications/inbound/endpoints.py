@@ -12,6 +12,7 @@ from kit.auth import Principal, authenticated
 from kit.http.problems import Problem
 from services.notifications.dependencies import Caller, UoW, require_admin
 from services.notifications.inbound import repository
+from services.notifications.inbound.parsing import parse
 from services.notifications.inbound.routing import route
 from services.notifications.inbound.schemas import InboundAccepted, InboundMail, InboundPage
 from services.notifications.inbound.service import store
@@ -112,5 +113,37 @@ async def get_inbound_raw(mail_id: str, caller: Caller, uow: UoW) -> Response:
         headers={
             "Content-Disposition": f'attachment; filename="{row.id}.eml"',
             "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get(
+    "/inbound/{mail_id}/attachments/{index}",
+    summary="One file of an inbound mail, through the signed link its event carries.",
+    response_class=Response,
+)
+async def get_inbound_attachment(
+    request: Request,
+    mail_id: str,
+    index: int,
+    uow: UoW,
+    sig: Annotated[str, Query(min_length=1, max_length=64)],
+) -> Response:
+    """No credentials: the signature in the link is the permission (only the event that
+    announced the mail carries it)."""
+    parts = mail_parts(request.app.state.runtime)
+    if not hmac.compare_digest(sig, parts.keys.attachment_signature(mail_id, index)):
+        raise Problem(404, "not-found", "No such attachment.")
+    row = await repository.by_id(uow.session, mail_id)
+    attachments = parse(row.raw, parts.settings.max_attachments).attachments if row else []
+    if not 0 <= index < len(attachments):
+        raise Problem(404, "not-found", "No such attachment.")
+    found = attachments[index]
+    return Response(
+        found.data,
+        media_type="application/octet-stream",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "X-Declared-Content-Type": found.content_type,
         },
     )

@@ -78,3 +78,8 @@ async def page(
         query = query.where(InboundMail.id < after)
     rows = await session.scalars(query.order_by(InboundMail.id.desc()).limit(limit))
     return list(rows)
+
+
+async def by_id(session: AsyncSession, mail_id: str) -> InboundMail | None:
+    """For the signed attachment links only (the signature stands in for the tenant check)."""
+    return await session.get(InboundMail, mail_id)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from uuid6 import uuid7
 
 from contracts import registry
-from contracts.notifications import EmailReceived, RequesterDiscovered
+from contracts.notifications import EmailReceived, MailAttachment, RequesterDiscovered
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
@@ -67,6 +67,12 @@ class Processing:
     keys: Keys
     redis: Redis
     key_prefix: str
+    public_url: str
+    """Where other services fetch an inbound mail's attachments."""
+
+    def attachment_url(self, mail_id: str, index: int) -> str:
+        signature = self.keys.attachment_signature(mail_id, index)
+        return f"{self.public_url}/inbound/{mail_id}/attachments/{index}?sig={signature}"
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,15 @@ async def process(uow: UnitOfWork, row: InboundMail, how: Processing) -> None:
             body_html=body_html or "<p>(empty message)</p>",
             project_id=row.project_id,
             reply_to_item_id=item.id if item else None,
+            attachments=[
+                MailAttachment(
+                    filename=attachment.filename,
+                    content_type=attachment.content_type,
+                    size=len(attachment.data),
+                    url=how.attachment_url(row.id, index),
+                )
+                for index, attachment in enumerate(mail.attachments)
+            ],
         ),
         workspace=workspace_id,
         subject=f"inbound/{row.id}",
