@@ -19,7 +19,7 @@ from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
 from services.notifications.models import DirectoryPerson, MailSettings, MailTemplate
 from services.notifications.outbound.service import queue_mail, queue_mail_to_address
-from services.notifications.outbound.templates import Source, default_source, render
+from services.notifications.outbound.templates import Source, default_source, render_kind
 from services.notifications.textparts import html_to_text, sanitise_html
 
 log = get_logger(__name__)
@@ -159,7 +159,7 @@ async def on_send_message(envelope: Envelope, uow: UnitOfWork) -> None:
         "body_text": html_to_text(body_html),
     }
     source = await _source(uow, workspace_id, "message")
-    rendered = render(source, context)
+    rendered = render_kind(source, "message", context)
     key = f"message:{envelope.id}"
     item_id = item.id if item is not None else None
     for user_id in allowed:
@@ -238,7 +238,7 @@ async def _queue_all(
             **context,
             "recipient": context.get("recipient") or (person.display_name if person else ""),
         }
-        rendered = render(source, values)
+        rendered = render_kind(source, kind, values)
         await queue_mail(
             uow,
             workspace_id=workspace_id,

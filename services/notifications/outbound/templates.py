@@ -131,6 +131,15 @@ def render(source: Source, context: dict[str, Any]) -> Rendered:
     return Rendered(subject, text, html)
 
 
+def render_kind(source: Source, kind: str, context: dict[str, Any]) -> Rendered:
+    """A workspace's template, or the built-in one should the workspace's fail on these
+    values (a mail is never lost to a template)."""
+    try:
+        return render(source, context)
+    except TemplateError:
+        return render(default_source(kind), context)
+
+
 def sample_context() -> dict[str, Any]:
     """What every kind's template may use, with example values (to check a new template)."""
     return {
