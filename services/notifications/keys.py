@@ -31,6 +31,11 @@ class Keys:
     def verify(self, token: str, workspace_id: str, item_id: str, user_id: str) -> bool:
         return hmac.compare_digest(token.lower(), self.reply_token(workspace_id, item_id, user_id))
 
+    def attachment_signature(self, mail_id: str, index: int) -> str:
+        """Signs the URL of one file of one inbound mail (what lets tickets fetch it)."""
+        message = f"attachment:{mail_id}:{index}".encode()
+        return hmac.new(self._signing, message, hashlib.sha256).hexdigest()[:40]
+
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 

@@ -31,6 +31,12 @@ class NotificationsSettings(BaseSettings):
         "key kept in `<var_dir>/notifications.secret`.",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="This service's API as other services reach it (for the links to inbound "
+        "attachments); default `http://<host>:<port>/api/notifications` of this process.",
+    )
+
     # --- mail out ---
     smtp_url: str | None = Field(
         default=None,

@@ -115,3 +115,21 @@ async def _queue(
             "created_at": now,
         },
     )
+
+
+def thread_root(item_id: str) -> str:
+    """The Message-ID every mail about an item refers to, so mail clients keep an item's
+    conversation in one thread and a reply's In-Reply-To/References lead back to it."""
+    return f"<item-{item_id}@{get_settings().inbound_domain}>"
+
+
+def item_of_thread_root(message_id: str) -> str | None:
+    value = message_id.strip().strip("<>")
+    prefix, suffix = "item-", f"@{get_settings().inbound_domain}"
+    if value.startswith(prefix) and value.endswith(suffix):
+        return value[len(prefix) : -len(suffix)] or None
+    return None
+
+
+def reply_address(token: str) -> str:
+    return f"reply+{token}@{get_settings().inbound_domain}"
