@@ -139,9 +139,12 @@ async def _perform(run: Run, action: Action) -> Result:
 
 def _send(run: Run, command: EventData, action: str) -> Result:
     envelope = registry.envelope(
-        command, workspace=run.facts.workspace_id, subject=f"item/{run.facts.item_id}"
+        command,
+        source="automation",
+        workspace=run.facts.workspace_id,
+        subject=f"item/{run.facts.item_id}",
+        actor=f"rule:{run.rule.id}",
     )
-    envelope = envelope.model_copy(update={"actor": f"rule:{run.rule.id}"})
     result: Result = {
         "action": action,
         "outcome": "would_send" if run.dry_run else "sent",
