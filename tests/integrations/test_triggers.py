@@ -180,7 +180,7 @@ async def test_time_sla_and_client_triggers(integrations: IntegrationsApp) -> No
                 workspace_id=uuid.UUID(ws.id),
                 email=f"{user_id.hex[:6]}@globex.test",
                 display_name="Gloria",
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 workspace_role="member",
             ),
             ws.id,
