@@ -4,27 +4,11 @@ webhook a created ticket causes, all through RabbitMQ."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests.conftest import eventually
 from tests.integrations.conftest import Receiver, received
-from tests.integrations.system import System, running_system
-
-
-@pytest.fixture(scope="module")
-async def system(
-    pg_server_url: str,
-    amqp_url: str,
-    session_tag: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[System]:
-    async with running_system(
-        pg_server_url, amqp_url, f"{session_tag}gw", tmp_path_factory.mktemp("gateway")
-    ) as running:
-        yield running
+from tests.integrations.system import System
 
 
 async def _get(system: System, headers: dict[str, str], path: str, **params: Any) -> Any:
