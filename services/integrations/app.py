@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kit.http import create_service_app
 from kit.runtime import ServiceRuntime
+from services.integrations.gateway.endpoints import router as gateway_router
 from services.integrations.gateway.owners import Owners
 from services.integrations.settings import get_settings
 from services.integrations.triggers.endpoints import router as triggers_router
@@ -18,5 +19,6 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     app.state.integrations_settings = settings
     app.state.owners = Owners(runtime, settings)
     app.include_router(triggers_router)
+    app.include_router(gateway_router)
     app.include_router(webhooks_router)
     return app

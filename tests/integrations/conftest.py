@@ -34,6 +34,7 @@ from kit.testing.infra import database_url
 from services.integrations.module import module as integrations_module
 from services.integrations.settings import get_settings
 from tests.conftest import eventually
+from tests.integrations.system import System, running_system
 from tests.support.buses import delete_namespace
 from tests.support.harness import ServiceHarness, free_port, running_service
 from tests.timetracking.conftest import PUBLIC_PEM, item_snapshot, mint, new_id
@@ -249,3 +250,17 @@ def _ready(app: IntegrationsApp) -> Any:
         return (await app.client.get(f"{app.base}/readyz")).status_code == 200
 
     return ready
+
+
+@pytest.fixture(scope="session")
+async def system(
+    pg_server_url: str,
+    amqp_url: str,
+    session_tag: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[System]:
+    """Identity, tickets, time tracking and integrations together (see `system.py`)."""
+    async with running_system(
+        pg_server_url, amqp_url, f"{session_tag}gw", tmp_path_factory.mktemp("gateway")
+    ) as running:
+        yield running
