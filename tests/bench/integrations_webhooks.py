@@ -249,6 +249,7 @@ async def run() -> None:
                     return False
                 return all(a.status_code == 200 for a in answers)
 
+            progress("services up")
             await until(ready)
             workspace_id, admin_id = str(uuid.uuid4()), str(uuid.uuid4())
             auth = {"authorization": f"Bearer {token(workspace_id, admin_id)}"}
@@ -285,8 +286,11 @@ async def run() -> None:
             )
             assert hook.status_code == 201, hook.text
 
+            progress("set up; raw bus round trip")
             raw = await raw_round_trip(amqp_url, count)
+            progress("item events on the bus -> webhooks")
             direct = await bus_to_webhook(bus, receiver, workspace_id, project_id, count)
+            progress("tickets through the API -> webhooks")
 
             scheduled_at: dict[str, float] = {}
             answered_at: dict[str, float] = {}
@@ -363,6 +367,10 @@ async def run() -> None:
         f"(target >= 200/s, p99 < 500 ms); p50 ratio to the raw round trip: "
         f"{statistics.median(latencies) / statistics.median(raw):6.1f}x"
     )
+
+
+def progress(phase: str) -> None:
+    print(f"  … {phase}", file=sys.stderr, flush=True)
 
 
 async def _true(value: bool) -> bool:
