@@ -6,10 +6,17 @@ import sys
 
 import uvloop
 
-from tests.bench import bus_throughput, idle_memory, tickets_items, timetracking_reports
+from tests.bench import (
+    bus_throughput,
+    idle_memory,
+    integrations_webhooks,
+    tickets_items,
+    timetracking_reports,
+)
 
 BENCHES = {
     "bus": bus_throughput.run,
+    "integrations": integrations_webhooks.run,
     "memory": idle_memory.run,
     "tickets": tickets_items.run,
     "timetracking": timetracking_reports.run,

@@ -31,6 +31,7 @@ import httpx
 
 from kit.logging import get_logger
 from kit.runtime import ServiceRuntime
+from kit.uow import UnitOfWork
 from services.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.integrations.settings import IntegrationsSettings
 from services.integrations.webhooks import repository, service, signing, ssrf
@@ -71,6 +72,9 @@ class Dispatcher:
         self._limits: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: asyncio.Queue[tuple[Claimed, Outcome, asyncio.Future[None]]] = (
+            asyncio.Queue()
+        )
         self._skip_locked = runtime.engine.dialect.name == "postgresql"
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
 
@@ -79,6 +83,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         unregister = service.on_queued(self.wake)
+        settler = asyncio.create_task(self._settle_forever(), name="webhook-settler")
         timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
         try:
@@ -104,6 +109,7 @@ class Dispatcher:
                         self._wake.clear()
         finally:
             unregister()
+            settler.cancel()
             for task in list(self._tasks):
                 task.cancel()
 
@@ -170,7 +176,9 @@ class Dispatcher:
     async def _attempt(self, client: httpx.AsyncClient, item: Claimed) -> None:
         try:
             outcome = await self._send(client, item)
-            await self._settle(item, outcome)
+            settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._outcomes.put_nowait((item, outcome, settled))
+            await settled
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the lease brings it back; never lose the dispatcher
@@ -182,6 +190,21 @@ class Dispatcher:
             if self._inflight[item.endpoint_id] <= 0:
                 del self._inflight[item.endpoint_id]
             self._wake.set()
+
+    async def _settle_forever(self) -> None:
+        """Outcomes that finish together are recorded in one transaction (like the consumers'
+        group commit): under load that is one commit per batch, not per attempt."""
+        while True:
+            batch = [await self._outcomes.get()]
+            while not self._outcomes.empty() and len(batch) < CLAIM_BATCH:
+                batch.append(self._outcomes.get_nowait())
+            try:
+                await self._settle([(item, outcome) for item, outcome, _ in batch])
+            except Exception as error:  # the lease brings them back: at least once, not lost
+                log.warning("webhook outcomes not recorded", count=len(batch), error=repr(error))
+            for _, _, settled in batch:
+                if not settled.done():
+                    settled.set_result(None)
 
     async def _send(self, client: httpx.AsyncClient, item: Claimed) -> Outcome:
         started = time.perf_counter()
@@ -217,54 +240,59 @@ class Dispatcher:
             retry_after = _retry_after(response.headers.get("retry-after"))
         return Outcome(response.status_code, excerpt, None, elapsed(), retry_after, logged)
 
-    async def _settle(self, item: Claimed, outcome: Outcome) -> None:
+    async def _settle(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
         moment = service.now()
+        switched_off: list[tuple[str, str]] = []
         async with self._runtime.unit_of_work() as uow:
-            delivery = await uow.session.get(WebhookDelivery, item.delivery_id)
-            endpoint = await uow.session.get(WebhookEndpoint, item.endpoint_id)
-            if delivery is None or endpoint is None:
-                return
-            uow.session.add(
-                WebhookAttempt(
-                    workspace_id=item.workspace_id,
-                    endpoint_id=item.endpoint_id,
-                    delivery_id=item.delivery_id,
-                    attempt=item.attempt,
-                    url=item.url,
-                    request_headers=outcome.headers,
-                    status_code=outcome.status_code,
-                    response_excerpt=outcome.excerpt,
-                    error=outcome.error,
-                    latency_ms=outcome.latency_ms,
-                    attempted_at=moment,
-                )
+            deliveries = await repository.deliveries_by_id(
+                uow.session, {item.delivery_id for item, _ in outcomes}
             )
-            code = outcome.status_code
-            delivery.last_status_code = code
-            delivery.last_error = outcome.error
-            if code is not None and 200 <= code < 300:
-                delivery.status = "succeeded"
-                delivery.finished_at = moment
-                endpoint.failing_since = None
-            elif code == 410:
-                delivery.status = "failed"
-                delivery.finished_at = moment
-                reason = "the receiver answered 410 Gone"
-                if endpoint.source == "hook":
-                    reason = "the receiver answered 410 Gone: the subscription ended"
-                service.disable(uow, endpoint, reason)
-                await repository.fail_pending(uow.session, endpoint.id, moment, reason)
-            else:
-                self._schedule_retry(delivery, outcome, moment)
-                if endpoint.failing_since is None:
-                    endpoint.failing_since = moment
-                failing_for = moment - _aware(endpoint.failing_since)
-                if failing_for >= timedelta(hours=self._settings.webhook_disable_after_hours):
-                    hours = self._settings.webhook_disable_after_hours
-                    reason = f"no delivery succeeded for {hours:g} hours"
-                    service.disable(uow, endpoint, reason)
-                    await repository.fail_pending(uow.session, endpoint.id, moment, reason)
+            endpoints = await repository.endpoints_by_id(
+                uow.session, {item.endpoint_id for item, _ in outcomes}
+            )
+            for item, outcome in outcomes:
+                delivery = deliveries.get(item.delivery_id)
+                endpoint = endpoints.get(item.endpoint_id)
+                if delivery is None or endpoint is None:
+                    continue  # deleted meanwhile
+                uow.session.add(_logged(item, outcome, moment))
+                self._apply(uow, delivery, endpoint, outcome, moment, switched_off)
+            for endpoint_id, reason in switched_off:
+                await repository.fail_pending(uow.session, endpoint_id, moment, reason)
             await uow.commit()
+
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        outcome: Outcome,
+        moment: datetime,
+        switched_off: list[tuple[str, str]],
+    ) -> None:
+        code = outcome.status_code
+        delivery.last_status_code = code
+        delivery.last_error = outcome.error
+        if code is not None and 200 <= code < 300:
+            delivery.status = "succeeded"
+            delivery.finished_at = moment
+            endpoint.failing_since = None
+            return
+        if code == 410:
+            delivery.status = "failed"
+            delivery.finished_at = moment
+            reason = "the receiver answered 410 Gone"
+            if endpoint.source == "hook":
+                reason = "the receiver answered 410 Gone: the subscription ended"
+            _switch_off(uow, endpoint, reason, switched_off)
+            return
+        self._schedule_retry(delivery, outcome, moment)
+        if endpoint.failing_since is None:
+            endpoint.failing_since = moment
+        hours = self._settings.webhook_disable_after_hours
+        if moment - _aware(endpoint.failing_since) >= timedelta(hours=hours):
+            reason = f"no delivery succeeded for {hours:g} hours"
+            _switch_off(uow, endpoint, reason, switched_off)
 
     def _schedule_retry(
         self, delivery: WebhookDelivery, outcome: Outcome, moment: datetime
@@ -283,6 +311,31 @@ class Dispatcher:
             )
         delivery.status = "pending"
         delivery.next_attempt_at = moment + timedelta(seconds=delay)
+
+
+def _switch_off(
+    uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str, switched_off: list[tuple[str, str]]
+) -> None:
+    """Off, owner told, and what still waits for it is dropped (after this batch's rows)."""
+    if endpoint.enabled:
+        service.disable(uow, endpoint, reason)
+        switched_off.append((endpoint.id, reason))
+
+
+def _logged(item: Claimed, outcome: Outcome, moment: datetime) -> WebhookAttempt:
+    return WebhookAttempt(
+        workspace_id=item.workspace_id,
+        endpoint_id=item.endpoint_id,
+        delivery_id=item.delivery_id,
+        attempt=item.attempt,
+        url=item.url,
+        request_headers=outcome.headers,
+        status_code=outcome.status_code,
+        response_excerpt=outcome.excerpt,
+        error=outcome.error,
+        latency_ms=outcome.latency_ms,
+        attempted_at=moment,
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

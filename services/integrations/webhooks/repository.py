@@ -52,6 +52,17 @@ async def endpoints_by_id(
     return {row.id: row for row in result.scalars()}
 
 
+async def deliveries_by_id(
+    session: AsyncSession, delivery_ids: Collection[str]
+) -> dict[str, WebhookDelivery]:
+    if not delivery_ids:
+        return {}
+    result = await session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.id.in_(sorted(delivery_ids)))
+    )
+    return {row.id: row for row in result.scalars()}
+
+
 async def delivery(
     session: AsyncSession, workspace_id: str, endpoint_id: str, delivery_id: str
 ) -> WebhookDelivery | None:
