@@ -6,13 +6,20 @@ import sys
 
 import uvloop
 
-from tests.bench import bus_throughput, idle_memory, tickets_items, timetracking_reports
+from tests.bench import (
+    automation_rules,
+    bus_throughput,
+    idle_memory,
+    tickets_items,
+    timetracking_reports,
+)
 
 BENCHES = {
     "bus": bus_throughput.run,
     "memory": idle_memory.run,
     "tickets": tickets_items.run,
     "timetracking": timetracking_reports.run,
+    "automation": automation_rules.run,
 }
 
 

@@ -8,6 +8,7 @@ the revision and a dictionary access per trigger, whatever the number of rules.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -20,7 +21,7 @@ from services.automation.models import Execution, Rule, RuleVersion
 from services.automation.projections import repository as projections
 from services.automation.projections.service import item_facts
 from services.automation.rules import actions, repository
-from services.automation.rules.engine import CompiledRule, Facts, RuleSet, evaluate
+from services.automation.rules.engine import CompiledRule, Facts, RuleSet
 from services.automation.rules.schemas import (
     TIMED_TRIGGERS,
     Definition,
@@ -35,6 +36,8 @@ from services.automation.scheduler.timing import next_run
 from services.automation.settings import get_settings
 
 log = get_logger(__name__)
+
+Enrich = Callable[[Facts], Awaitable[Facts]]
 
 
 def require_admin(principal: Principal) -> None:
@@ -245,10 +248,16 @@ async def chain_of(uow: UnitOfWork, causation_id: str | None) -> tuple[str | Non
     return command.rule_id, command.depth
 
 
-async def run_rules(uow: UnitOfWork, facts: Facts) -> list[Execution]:
-    """Every rule the event pulls, in order; each evaluation is logged."""
+async def run_rules(uow: UnitOfWork, facts: Facts, enrich: Enrich | None = None) -> list[Execution]:
+    """Every rule the event pulls, in order; each evaluation is logged. `enrich` adds what
+    only conditions need (the actor's kind and teams, the chain of causes), and is only
+    awaited when some rule is pulled."""
     ruleset = await RULES.rules(uow, facts.workspace_id)
     candidates = ruleset.candidates(facts)
+    if not candidates:
+        return []
+    if enrich is not None:
+        facts = await enrich(facts)
     return [await run_rule(uow, rule, facts) for rule in candidates]
 
 
@@ -264,7 +273,7 @@ async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> Executi
         reason = f"chain of rule-caused changes reached depth {facts.depth} (limit {limit})"
         log.warning("rule chain stopped", rule_id=rule.id, depth=facts.depth)
     else:
-        matched, trace = evaluate(rule.definition.conditions, facts)
+        matched, trace = rule.evaluate(facts)
         if matched:
             run = actions.Run(uow, rule, facts, dry_run=False)
             results = await actions.perform(run, list(rule.definition.actions))
@@ -332,7 +341,7 @@ async def dry_run(uow: UnitOfWork, principal: Principal, body: DryRunRequest) ->
         )
         if not rule.in_scope(facts.item):
             continue
-        matched, trace = evaluate(rule.definition.conditions, facts)
+        matched, trace = rule.evaluate(facts)
         planned = []
         if matched:
             run = actions.Run(uow, replace(rule), facts, dry_run=True)
