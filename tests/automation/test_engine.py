@@ -165,3 +165,19 @@ def test_timed_triggers_validate_their_schedule() -> None:
                 "actions": [{"type": "set_priority", "priority": "low"}],
             }
         )
+
+
+def test_a_field_change_trigger_knows_the_names_people_write() -> None:
+    reopened = rule(
+        {"trigger": {"kind": "field_changed", "field": "status", "from_value": "Resolved"}}
+    )
+    ruleset = RuleSet([reopened])
+    event = facts(
+        triggers=[("status_changed", ""), ("field_changed", "status_name")],
+        changes={"status_name": ("Resolved", "Open")},
+    )
+    assert ruleset.candidates(event) == [reopened]
+    other = facts(
+        triggers=[("field_changed", "status_name")], changes={"status_name": ("New", "Open")}
+    )
+    assert ruleset.candidates(other) == []

@@ -62,6 +62,9 @@ async def test_rules_are_versioned_admin_only_and_refuse_bad_input(
         "actions": [{"type": "set_status", "status_name": "Open", "status_category": "open"}],
     }
     assert (await automation.post("/rules", ws.admin, json=two_statuses)).status_code == 422
+    broken = {**URGENT_NOTE, "actions": [{"type": "post_comment", "template": "{{ item.title "}]}
+    refused = await automation.post("/rules", ws.admin, json=broken)
+    assert refused.status_code == 422 and "template error" in refused.text
 
 
 async def test_an_event_runs_matching_rules_in_scope_and_logs_every_evaluation(

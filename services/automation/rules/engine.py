@@ -23,19 +23,10 @@ from services.automation.rules.schemas import (
     Group,
     Scope,
     Trigger,
+    field_key,
 )
 
 TriggerKey = tuple[str, str]
-
-ALIASES = {
-    "status": "status_name",
-    "assignees": "assignee_user_ids",
-    "teams": "assignee_team_ids",
-    "followers": "follower_ids",
-    "type": "type_id",
-    "project": "project_id",
-    "organisation": "requester_organisation_id",
-}
 
 
 @dataclass(frozen=True)
@@ -118,9 +109,7 @@ class CompiledRule:
         """The trigger's own filters: a field change's from/to, an SLA target."""
         trigger = self.trigger
         if trigger.kind == "field_changed":
-            change = facts.changes.get(_field_name(trigger.field or ""))
-            if change is None:
-                change = facts.changes.get(trigger.field or "")
+            change = facts.changes.get(trigger.key)
             if change is None:
                 return False
             old, new = change
@@ -246,7 +235,7 @@ def field_value(item: Mapping[str, Any], name: str) -> Any:
 
 
 def _field_name(name: str) -> str:
-    return ALIASES.get(name, name)
+    return field_key(name)
 
 
 def _field(condition: FieldCondition, facts: Facts) -> bool:
