@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from contracts import new_event_id
 from kit.auth import Principal
@@ -248,7 +249,9 @@ async def chain_of(uow: UnitOfWork, causation_id: str | None) -> tuple[str | Non
     return command.rule_id, command.depth
 
 
-async def run_rules(uow: UnitOfWork, facts: Facts, enrich: Enrich | None = None) -> list[Execution]:
+async def run_rules(
+    uow: UnitOfWork, facts: Facts, enrich: Enrich | None = None
+) -> list[dict[str, Any]]:
     """Every rule the event pulls, in order; each evaluation is logged. `enrich` adds what
     only conditions need (the actor's kind and teams, the chain of causes), and is only
     awaited when some rule is pulled."""
@@ -258,10 +261,19 @@ async def run_rules(uow: UnitOfWork, facts: Facts, enrich: Enrich | None = None)
         return []
     if enrich is not None:
         facts = await enrich(facts)
-    return [await run_rule(uow, rule, facts) for rule in candidates]
+    rows = [await _run(uow, rule, facts) for rule in candidates]
+    await repository.log_executions(uow.session, rows)
+    return rows
 
 
-async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> Execution:
+async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> dict[str, Any]:
+    row = await _run(uow, rule, facts)
+    await repository.log_executions(uow.session, [row])
+    return row
+
+
+async def _run(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> dict[str, Any]:
+    """Evaluate one pulled rule and perform its actions; returns its execution log row."""
     limit = get_settings().max_rule_chain_depth
     trace: list[dict[str, object]] = []
     results: list[dict[str, object]] = []
@@ -280,23 +292,21 @@ async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> Executi
             outcome = "fired"
         else:
             outcome, reason = "not_matched", "conditions did not hold"
-    row = Execution(
-        id=new_event_id(),
-        workspace_id=facts.workspace_id,
-        rule_id=rule.id,
-        rule_version=rule.version,
-        event_id=facts.event_id,
-        event_type=facts.event_type,
-        item_id=facts.item_id,
-        depth=facts.depth,
-        outcome=outcome,
-        reason=reason,
-        conditions=trace,
-        actions=results,
-        at=facts.now,
-    )
-    uow.session.add(row)
-    return row
+    return {
+        "id": new_event_id(),
+        "workspace_id": facts.workspace_id,
+        "rule_id": rule.id,
+        "rule_version": rule.version,
+        "event_id": facts.event_id,
+        "event_type": facts.event_type,
+        "item_id": facts.item_id,
+        "depth": facts.depth,
+        "outcome": outcome,
+        "reason": reason,
+        "conditions": trace,
+        "actions": results,
+        "at": facts.now,
+    }
 
 
 # --- dry run --------------------------------------------------------------------------------
