@@ -6,7 +6,12 @@ from fastapi import FastAPI
 
 from kit.http import create_service_app
 from kit.runtime import ServiceRuntime
+from services.notifications.inbound.endpoints import router as inbound_router
+from services.notifications.mailsettings.endpoints import router as mail_settings_router
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
-    return create_service_app(runtime, title="Deskline notifications")
+    app = create_service_app(runtime, title="Deskline notifications")
+    app.include_router(inbound_router)
+    app.include_router(mail_settings_router)
+    return app
