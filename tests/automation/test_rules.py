@@ -4,9 +4,13 @@ due-date reminders run by the scheduler."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from contracts.identity import TeamChanged
+from services.automation.models import Team
 from services.automation.scheduler.service import fire_due
 from tests.automation.conftest import AutomationApp, Workspace, always_open
 from tests.conftest import eventually
@@ -58,6 +62,9 @@ async def test_rules_are_versioned_admin_only_and_refuse_bad_input(
         "actions": [{"type": "set_status", "status_name": "Open", "status_category": "open"}],
     }
     assert (await automation.post("/rules", ws.admin, json=two_statuses)).status_code == 422
+    broken = {**URGENT_NOTE, "actions": [{"type": "post_comment", "template": "{{ item.title "}]}
+    refused = await automation.post("/rules", ws.admin, json=broken)
+    assert refused.status_code == 422 and "template error" in refused.text
 
 
 async def test_an_event_runs_matching_rules_in_scope_and_logs_every_evaluation(
@@ -234,3 +241,89 @@ async def test_due_date_reminders_run_on_their_day(
     ticks = await automation.jobs(rule["id"])
     assert len(ticks) == 2 and ticks[0].fired_at is not None and ticks[1].fired_at is None
     assert ticks[1].due_at == ticks[0].due_at + timedelta(days=1)
+
+
+async def test_a_scheduled_rule_runs_at_its_cron_time_and_missed_runs_fold_into_one(
+    automation: AutomationApp, workspace: Workspace
+) -> None:
+    ws = workspace
+    rule = (
+        await automation.post(
+            "/rules",
+            ws.admin,
+            json={
+                "name": "Mondays 9:00 Paris: nudge waiting tickets",
+                "trigger": {"kind": "schedule", "cron": "0 9 * * 1", "time_zone": "Europe/Paris"},
+                "conditions": {
+                    "conditions": [
+                        {
+                            "type": "field",
+                            "field": "status",
+                            "op": "is",
+                            "value": "Waiting on client",
+                        }
+                    ]
+                },
+                "actions": [{"type": "post_comment", "template": "Any news on {{ item.title }}?"}],
+            },
+        )
+    ).json()
+    waiting = await automation.create_item(ws, status="Waiting on client")
+    await automation.create_item(ws)
+    [tick] = await automation.jobs(rule["id"])
+    local = tick.due_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert (local.weekday(), local.hour, local.minute) == (0, 9, 0)
+
+    three_weeks_late = tick.due_at + timedelta(weeks=3)
+    await fire_due(automation.runtime.unit_of_work, now=lambda: three_weeks_late)
+    runs = await automation.executions(rule["id"])
+    assert {r.item_id for r in runs if r.outcome == "fired"} == {waiting}
+    assert len([r for r in runs if r.outcome == "fired"]) == 1  # one run, not three
+    ticks = await automation.jobs(rule["id"])
+    assert len(ticks) == 2 and ticks[1].due_at > three_weeks_late
+
+
+async def test_round_robin_assigns_the_team_s_members_in_turn(
+    automation: AutomationApp, workspace: Workspace
+) -> None:
+    ws = workspace
+    members = sorted([await automation.add_user(ws.id) for _ in range(3)])
+    team_id = str(uuid.uuid4())
+    await automation.emit(
+        TeamChanged(
+            team_id=uuid.UUID(team_id),
+            workspace_id=uuid.UUID(ws.id),
+            name="Support",
+            member_ids=[uuid.UUID(m) for m in members],
+        ),
+        ws.id,
+        f"team/{team_id}",
+    )
+    rule = (
+        await automation.post(
+            "/rules",
+            ws.admin,
+            json={
+                "name": "Share new tickets",
+                "trigger": {"kind": "item_created"},
+                "actions": [{"type": "assign", "round_robin_team_id": team_id}],
+            },
+        )
+    ).json()
+
+    async def team_known() -> bool:
+        async with automation.runtime.session_factory() as session:
+            return await session.get(Team, team_id) is not None
+
+    await eventually(team_known, timeout=10)
+    items = [await automation.create_item(ws) for _ in range(4)]
+
+    async def all_assigned() -> bool:
+        return await automation.executions_count(rule["id"]) >= 4
+
+    await eventually(all_assigned, timeout=10)
+    chosen = []
+    for item_id in items:
+        [command] = await automation.published_about("tickets.command.assign.v1", item_id)
+        chosen.append(command["user_ids"][0])
+    assert chosen == [members[0], members[1], members[2], members[0]]

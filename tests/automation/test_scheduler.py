@@ -129,3 +129,30 @@ async def test_a_breach_due_while_no_scheduler_ran_is_caught_up_once(
     events = await automation.published_about("automation.sla.breached.v1", item_id)
     assert len(events) == 1
     assert datetime.fromisoformat(events[0]["breached_at"]) == due_at
+
+
+async def test_a_warning_comes_fifteen_business_minutes_before_the_breach(
+    automation: AutomationApp, workspace: Workspace
+) -> None:
+    calendar = await automation.post("/calendars", workspace.admin, json=always_open())
+    policy = await automation.post(
+        "/sla-policies",
+        workspace.admin,
+        json={
+            "name": "Twenty minutes",
+            "calendar_id": calendar.json()["id"],
+            "targets": {"resolution": 20},
+        },
+    )
+    assert policy.status_code == 201 and policy.json()["warning_minutes"] == 15
+    created = datetime.now(UTC) - timedelta(minutes=6)
+    item_id = await automation.create_item(workspace, at=created)
+    jobs = {j.kind: j for j in await automation.jobs(item_id)}
+    assert jobs["sla_warning"].due_at == created + timedelta(minutes=5)
+    assert jobs["sla_breach"].due_at == created + timedelta(minutes=20)
+
+    await fire_due(automation.runtime.unit_of_work)
+    [warning] = await automation.published_about("automation.sla.warning.v1", item_id)
+    assert warning["target"] == "resolution"
+    assert 13 <= warning["business_minutes_left"] <= 14
+    assert not await automation.published_about("automation.sla.breached.v1", item_id)

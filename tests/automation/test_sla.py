@@ -91,6 +91,12 @@ async def test_sla_state_is_hidden_from_outsiders_and_validation_is_problem_json
     assert hidden.status_code == 404
     assert hidden.headers["content-type"].startswith("application/problem+json")
 
+    client_id = await automation.add_user(ws.id, kind="client")
+    own = await automation.create_item(ws, requester_id=client_id)
+    client = automation.token(ws.id, client_id, kind="client")
+    assert (await automation.get(f"/items/{own}/sla", client)).status_code == 404
+    assert (await automation.get(f"/items/{own}/sla", ws.admin)).status_code == 200
+
     member = await automation.post("/calendars", outsider, json=always_open())
     assert member.status_code == 403
 

@@ -7,6 +7,7 @@ import sys
 import uvloop
 
 from tests.bench import (
+    automation_rules,
     bus_throughput,
     idle_memory,
     integrations_webhooks,
@@ -20,6 +21,7 @@ BENCHES = {
     "memory": idle_memory.run,
     "tickets": tickets_items.run,
     "timetracking": timetracking_reports.run,
+    "automation": automation_rules.run,
 }
 
 

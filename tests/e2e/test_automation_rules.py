@@ -1,7 +1,7 @@
 """Rules through the real bus with the tickets service running: tickets and automation run in
-one host, each with its own PostgreSQL database, on RabbitMQ, and know of each other only
-through events and commands. Identity is played by the test (its events on the bus, its
-tokens minted with a test key).
+one host, each with its own database (PostgreSQL on RabbitMQ, and the embedded SQLite on the
+in-memory bus), and know of each other only through events and commands. Identity is
+played by the test (its events on the bus, its tokens minted with a test key).
 
 - "when the assignee comments on a ticket in New, move it to In progress": a comment by the
   assignee moves the ticket; a comment by someone else leaves it where it is;
@@ -88,22 +88,32 @@ class System:
         return rule_id
 
 
-@pytest.fixture
+@pytest.fixture(params=["embedded", "rabbitmq-postgres"])
 async def system(
-    tmp_path: Path, namespace: str, session_tag: str, pg_server_url: str, amqp_url: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    namespace: str,
+    session_tag: str,
+    pg_server_url: str,
 ) -> AsyncIterator[System]:
+    """`embedded` is `deskline run` (SQLite files, the in-memory bus); the other the same
+    services on PostgreSQL and RabbitMQ."""
     port = free_port()
-    settings = Settings(
-        var_dir=tmp_path,
-        host="127.0.0.1",
-        port=port,
-        namespace=namespace,
-        retry_delays=[0.1, 0.2],
-        outbox_poll_interval=0.1,
-        jwt_public_key=PUBLIC_PEM,
-        database_url=database_url(pg_server_url, f"dltest_{session_tag}_{namespace[-8:]}"),
-        bus_url=amqp_url,
-    )
+    common: dict[str, Any] = {
+        "var_dir": tmp_path,
+        "host": "127.0.0.1",
+        "port": port,
+        "namespace": namespace,
+        "retry_delays": [0.1, 0.2],
+        "outbox_poll_interval": 0.1,
+        "jwt_public_key": PUBLIC_PEM,
+    }
+    amqp_url = ""
+    if request.param == "rabbitmq-postgres":
+        amqp_url = request.getfixturevalue("amqp_url")
+        name = f"dltest_{session_tag}_{namespace[-8:]}"
+        common |= {"database_url": database_url(pg_server_url, name), "bus_url": amqp_url}
+    settings = Settings(**common)
     for module in MODULES:
         await drop_database(settings.database_url_for(module.name))
         await asyncio.to_thread(upgrade, module.migrations, settings.database_url_for(module.name))
@@ -148,7 +158,8 @@ async def system(
         yield system
     host.request_stop()
     await asyncio.wait_for(serving, 30)
-    await delete_namespace(amqp_url, namespace)
+    if amqp_url:
+        await delete_namespace(amqp_url, namespace)
     for module in MODULES:
         await drop_database(settings.database_url_for(module.name))
 

@@ -7,6 +7,8 @@ in the order they were written."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from contracts import Envelope
 from kit.consumers import Consumer
 from kit.uow import UnitOfWork
@@ -37,35 +39,36 @@ async def on_item_event(envelope: Envelope, uow: UnitOfWork) -> None:
         await sla.recompute_item(uow, item, now)
     if not observed.triggers or item.deleted:
         return
-    _user, acting_rule = actor_of(envelope)
-    chained_rule, depth = await rules.chain_of(uow, envelope.causationid)
-    person = (
-        await repository.person(uow.session, envelope.workspace, observed.actor_id)
-        if observed.actor_id
-        else None
-    )
-    teams = (
-        await repository.teams_of(uow.session, envelope.workspace, observed.actor_id)
-        if observed.actor_id
-        else frozenset()
-    )
+    workspace = envelope.workspace
+
+    async def enrich(facts: Facts) -> Facts:
+        _user, acting_rule = actor_of(envelope)
+        chained_rule, depth = await rules.chain_of(uow, envelope.causationid)
+        actor = observed.actor_id
+        person = await repository.person(uow.session, workspace, actor) if actor else None
+        teams = await repository.teams_of(uow.session, workspace, actor) if actor else frozenset()
+        return replace(
+            facts,
+            actor_kind=person.kind if person is not None else None,
+            actor_teams=teams,
+            caused_by_rule=acting_rule or chained_rule,
+            depth=depth,
+        )
+
     await rules.run_rules(
         uow,
         Facts(
             event_id=envelope.id,
             event_type=envelope.type,
-            workspace_id=envelope.workspace,
+            workspace_id=workspace,
             triggers=observed.triggers,
             item=item_facts(item),
             changes=observed.changes,
             actor_id=observed.actor_id,
-            actor_kind=person.kind if person is not None else None,
-            actor_teams=teams,
-            caused_by_rule=acting_rule or chained_rule,
-            depth=depth,
             comment=observed.comment,
             now=now,
         ),
+        enrich,
     )
 
 

@@ -106,6 +106,8 @@ async def apply_item_event(envelope: Envelope, uow: UnitOfWork) -> Observed | No
     ) and not isinstance(event, ItemDeleted | CommentAdded):
         return None
     snapshot = event.item
+    known = await repository.item(uow.session, workspace, str(snapshot.id))
+    before = dict(known.snapshot) if known is not None and known.snapshot else {}
     row = await _upsert_item(uow, workspace, snapshot, at, envelope.type, envelope.id)
     observed = Observed(row, [], actor_id=actor_id)
     if isinstance(event, ItemCreated):
@@ -118,7 +120,7 @@ async def apply_item_event(envelope: Envelope, uow: UnitOfWork) -> Observed | No
         observed.history_changed = True
     elif isinstance(event, ItemStatusChanged):
         observed.changes = {
-            "status_name": (None, snapshot.status_name),
+            "status_name": (before.get("status_name"), snapshot.status_name),
             "status_id": (str(event.from_status_id), str(event.to_status_id)),
             "status_category": (event.from_category, event.to_category),
         }
@@ -138,7 +140,8 @@ async def apply_item_event(envelope: Envelope, uow: UnitOfWork) -> Observed | No
         observed.history_changed = "priority" in event.changes or "type_id" in event.changes
     elif isinstance(event, ItemAssigned):
         new: list[JsonValue] = [str(u) for u in snapshot.assignee_user_ids]
-        observed.changes = {"assignee_user_ids": (None, new)}
+        old: list[JsonValue] = list(before.get("assignee_user_ids") or [])
+        observed.changes = {"assignee_user_ids": (old, new)}
         observed.triggers = [("item_updated", ""), ("field_changed", "assignee_user_ids")]
     elif isinstance(event, ItemConverted):
         observed.changes = {"type_id": (str(event.from_type_id), str(snapshot.type_id))}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.automation.models import (
@@ -153,5 +154,7 @@ async def drop_pending_ticks(session: AsyncSession, rule_id: str) -> None:
     )
 
 
-async def add_all(session: AsyncSession, rows: Sequence[object]) -> None:
-    session.add_all(rows)
+async def log_executions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One multi-row insert for all the rules an event pulled."""
+    if rows:
+        await session.execute(insert(Execution), list(rows))

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter  # type: ignore[import-untyped]
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 TriggerKind = Literal[
@@ -22,6 +24,21 @@ TriggerKind = Literal[
     "schedule",
 ]
 TIMED_TRIGGERS = frozenset({"due_date_approaching", "schedule"})
+
+FIELD_ALIASES = {
+    "status": "status_name",
+    "assignees": "assignee_user_ids",
+    "teams": "assignee_team_ids",
+    "followers": "follower_ids",
+    "type": "type_id",
+    "project": "project_id",
+    "organisation": "requester_organisation_id",
+}
+"""Names people write for the item fields events carry."""
+
+
+def field_key(name: str) -> str:
+    return FIELD_ALIASES.get(name, name)
 
 
 class _Strict(BaseModel):
@@ -65,7 +82,7 @@ class Trigger(_Strict):
     @property
     def key(self) -> str:
         """What the rule index files the rule under beside its kind."""
-        return (self.field or "") if self.kind == "field_changed" else ""
+        return field_key(self.field or "") if self.kind == "field_changed" else ""
 
 
 Operator = Literal[
@@ -181,10 +198,23 @@ class PercentAction(_Strict):
     percent_complete: int = Field(ge=0, le=100)
 
 
+def _template(value: str) -> str:
+    try:
+        _SYNTAX.parse(value)
+    except TemplateSyntaxError as error:
+        raise ValueError(f"template error on line {error.lineno}: {error.message}") from error
+    return value
+
+
+_SYNTAX = ImmutableSandboxedEnvironment()
+
+
 class CommentAction(_Strict):
     type: Literal["post_comment"] = "post_comment"
     visibility: Literal["public", "private"] = "public"
     template: str = Field(min_length=1, max_length=20_000, description="Jinja, sandboxed.")
+
+    _check = field_validator("template")(_template)
 
 
 class Recipient(_Strict):
@@ -200,6 +230,8 @@ class MessageAction(_Strict):
     subject: str = Field(min_length=1, max_length=998)
     template: str = Field(min_length=1, max_length=20_000)
     visibility: Literal["public", "private"] = "private"
+
+    _check = field_validator("template", "subject")(_template)
 
 
 class WebhookAction(_Strict):

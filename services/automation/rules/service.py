@@ -8,8 +8,10 @@ the revision and a dictionary access per trigger, whatever the number of rules.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from contracts import new_event_id
 from kit.auth import Principal
@@ -20,7 +22,7 @@ from services.automation.models import Execution, Rule, RuleVersion
 from services.automation.projections import repository as projections
 from services.automation.projections.service import item_facts
 from services.automation.rules import actions, repository
-from services.automation.rules.engine import CompiledRule, Facts, RuleSet, evaluate
+from services.automation.rules.engine import CompiledRule, Facts, RuleSet
 from services.automation.rules.schemas import (
     TIMED_TRIGGERS,
     Definition,
@@ -35,6 +37,8 @@ from services.automation.scheduler.timing import next_run
 from services.automation.settings import get_settings
 
 log = get_logger(__name__)
+
+Enrich = Callable[[Facts], Awaitable[Facts]]
 
 
 def require_admin(principal: Principal) -> None:
@@ -245,14 +249,31 @@ async def chain_of(uow: UnitOfWork, causation_id: str | None) -> tuple[str | Non
     return command.rule_id, command.depth
 
 
-async def run_rules(uow: UnitOfWork, facts: Facts) -> list[Execution]:
-    """Every rule the event pulls, in order; each evaluation is logged."""
+async def run_rules(
+    uow: UnitOfWork, facts: Facts, enrich: Enrich | None = None
+) -> list[dict[str, Any]]:
+    """Every rule the event pulls, in order; each evaluation is logged. `enrich` adds what
+    only conditions need (the actor's kind and teams, the chain of causes), and is only
+    awaited when some rule is pulled."""
     ruleset = await RULES.rules(uow, facts.workspace_id)
     candidates = ruleset.candidates(facts)
-    return [await run_rule(uow, rule, facts) for rule in candidates]
+    if not candidates:
+        return []
+    if enrich is not None:
+        facts = await enrich(facts)
+    rows = [await _run(uow, rule, facts) for rule in candidates]
+    await repository.log_executions(uow.session, rows)
+    return rows
 
 
-async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> Execution:
+async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> dict[str, Any]:
+    row = await _run(uow, rule, facts)
+    await repository.log_executions(uow.session, [row])
+    return row
+
+
+async def _run(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> dict[str, Any]:
+    """Evaluate one pulled rule and perform its actions; returns its execution log row."""
     limit = get_settings().max_rule_chain_depth
     trace: list[dict[str, object]] = []
     results: list[dict[str, object]] = []
@@ -264,30 +285,28 @@ async def run_rule(uow: UnitOfWork, rule: CompiledRule, facts: Facts) -> Executi
         reason = f"chain of rule-caused changes reached depth {facts.depth} (limit {limit})"
         log.warning("rule chain stopped", rule_id=rule.id, depth=facts.depth)
     else:
-        matched, trace = evaluate(rule.definition.conditions, facts)
+        matched, trace = rule.evaluate(facts)
         if matched:
             run = actions.Run(uow, rule, facts, dry_run=False)
             results = await actions.perform(run, list(rule.definition.actions))
             outcome = "fired"
         else:
             outcome, reason = "not_matched", "conditions did not hold"
-    row = Execution(
-        id=new_event_id(),
-        workspace_id=facts.workspace_id,
-        rule_id=rule.id,
-        rule_version=rule.version,
-        event_id=facts.event_id,
-        event_type=facts.event_type,
-        item_id=facts.item_id,
-        depth=facts.depth,
-        outcome=outcome,
-        reason=reason,
-        conditions=trace,
-        actions=results,
-        at=facts.now,
-    )
-    uow.session.add(row)
-    return row
+    return {
+        "id": new_event_id(),
+        "workspace_id": facts.workspace_id,
+        "rule_id": rule.id,
+        "rule_version": rule.version,
+        "event_id": facts.event_id,
+        "event_type": facts.event_type,
+        "item_id": facts.item_id,
+        "depth": facts.depth,
+        "outcome": outcome,
+        "reason": reason,
+        "conditions": trace,
+        "actions": results,
+        "at": facts.now,
+    }
 
 
 # --- dry run --------------------------------------------------------------------------------
@@ -332,7 +351,7 @@ async def dry_run(uow: UnitOfWork, principal: Principal, body: DryRunRequest) ->
         )
         if not rule.in_scope(facts.item):
             continue
-        matched, trace = evaluate(rule.definition.conditions, facts)
+        matched, trace = rule.evaluate(facts)
         planned = []
         if matched:
             run = actions.Run(uow, replace(rule), facts, dry_run=True)

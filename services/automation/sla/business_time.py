@@ -41,6 +41,11 @@ class BusinessCalendar:
     """Seven entries, Monday first."""
     is_holiday: Callable[[date], bool] = _no_holiday
     _days: dict[date, list[Span]] = field(default_factory=dict, repr=False)
+    _before: dict[date, timedelta] = field(default_factory=dict, repr=False)
+    """Business time from an arbitrary first day to the start of each day: `between` is a
+    difference of two of these, whatever the span, instead of a walk over its days."""
+    _first: date = field(default=date.min, repr=False)
+    _last: date = field(default=date.min, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -84,7 +89,7 @@ class BusinessCalendar:
                 closes = self._utc(midnight + timedelta(minutes=end))
                 if closes > opens:
                     spans.append((opens, closes))
-        if len(self._days) > 20_000:
+        if len(self._days) > 50_000:
             self._days.clear()
         self._days[day] = spans
         return spans
@@ -150,14 +155,42 @@ class BusinessCalendar:
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time in `[start, end)`; zero when `end` is not after `start`."""
         start, end = _aware(start), _aware(end)
-        total = timedelta(0)
         if end <= start:
-            return total
-        for opens, closes in self.spans_after(start):
-            if opens >= end:
+            return timedelta(0)
+        return self._up_to(end) - self._up_to(start)
+
+    def _up_to(self, moment: datetime) -> timedelta:
+        day = self._local_day(moment)
+        total = self._before_day(day)
+        for opens, closes in self.day_spans(day):
+            if moment <= opens:
                 break
-            total += min(closes, end) - opens
+            total += min(closes, moment) - opens
         return total
+
+    def _before_day(self, day: date) -> timedelta:
+        known = self._before
+        if not known:
+            known[day] = timedelta(0)
+            self._first = self._last = day
+            return known[day]
+        found = known.get(day)
+        if found is not None:
+            return found
+        first, last = self._first, self._last
+        while day > last:
+            known[last + timedelta(days=1)] = known[last] + self._open_on(last)
+            last += timedelta(days=1)
+        while day < first:
+            known[first - timedelta(days=1)] = known[first] - self._open_on(
+                first - timedelta(days=1)
+            )
+            first -= timedelta(days=1)
+        self._first, self._last = first, last
+        return known[day]
+
+    def _open_on(self, day: date) -> timedelta:
+        return sum((b - a for a, b in self.day_spans(day)), timedelta(0))
 
     # --- with pauses ------------------------------------------------------------------------
 

@@ -411,9 +411,10 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def item_sla(uow: UnitOfWork, principal: Principal, item_id: str) -> list[Clock]:
-    """Whoever may see the item may see its SLA state (404 otherwise)."""
+    """Staff and collaborators who may see the item may see its SLA state; clients never
+    (the targets are the agency's internal promise), and 404 for anyone else."""
     item = await projections.item(uow.session, principal.workspace_id, item_id)
-    if item is None or item.deleted:
+    if item is None or item.deleted or principal.is_client:
         raise Problem(404, "not-found", "No such item.")
     snapshot = item.snapshot
     await require_on_item(
