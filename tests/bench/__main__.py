@@ -6,11 +6,18 @@ import sys
 
 import uvloop
 
-from tests.bench import bus_throughput, idle_memory, tickets_items, timetracking_reports
+from tests.bench import (
+    bus_throughput,
+    idle_memory,
+    notifications_mail,
+    tickets_items,
+    timetracking_reports,
+)
 
 BENCHES = {
     "bus": bus_throughput.run,
     "memory": idle_memory.run,
+    "notifications": notifications_mail.run,
     "tickets": tickets_items.run,
     "timetracking": timetracking_reports.run,
 }
