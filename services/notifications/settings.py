@@ -44,7 +44,7 @@ class NotificationsSettings(BaseSettings):
         "`smtps://…`; unset: mail is dropped as .eml files under `<var_dir>/mail`.",
     )
     sender_poll_interval: float = Field(default=1.0, gt=0)
-    sender_batch: int = Field(default=50, ge=1)
+    sender_batch: int = Field(default=200, ge=1, description="Mails leased per batch.")
     sender_concurrency: int = Field(default=8, ge=1)
     retry_base_seconds: float = Field(default=5.0, gt=0)
     retry_max_seconds: float = Field(default=600.0, gt=0)

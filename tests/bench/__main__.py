@@ -11,6 +11,7 @@ from tests.bench import (
     bus_throughput,
     idle_memory,
     integrations_webhooks,
+    notifications_mail,
     tickets_items,
     timetracking_reports,
 )
@@ -19,6 +20,7 @@ BENCHES = {
     "bus": bus_throughput.run,
     "integrations": integrations_webhooks.run,
     "memory": idle_memory.run,
+    "notifications": notifications_mail.run,
     "tickets": tickets_items.run,
     "timetracking": timetracking_reports.run,
     "automation": automation_rules.run,

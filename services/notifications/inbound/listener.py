@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,10 @@ from services.notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
 
+ROUTE_CACHE_SECONDS = 10.0
+"""How long a renamed workspace or project's old address may still be accepted."""
+ROUTE_CACHE_SIZE = 10_000
+
 
 class InboundHandler:
     def __init__(
@@ -32,13 +37,27 @@ class InboundHandler:
         self._unit_of_work = unit_of_work
         self._settings = settings
         self._on_stored = on_stored
+        self._known: dict[str, tuple[Route, float]] = {}
+        """Addresses recently found, so a busy listener does not look each one up again."""
+
+    async def _route(self, address: str) -> Route | None:
+        key, clock = address.lower(), time.monotonic()
+        cached = self._known.get(key)
+        if cached is not None and cached[1] > clock:
+            return cached[0]
+        async with self._unit_of_work() as uow:
+            found = await route(uow.session, address, self._settings.inbound_domain)
+        if found is not None:
+            if len(self._known) > ROUTE_CACHE_SIZE:
+                self._known.clear()
+            self._known[key] = (found, clock + ROUTE_CACHE_SECONDS)
+        return found
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         try:
-            async with self._unit_of_work() as uow:
-                found = await route(uow.session, address, self._settings.inbound_domain)
+            found = await self._route(address)
         except Exception as error:
             log.error("mail.inbound.route_failed", error=repr(error))
             return "451 4.3.0 Temporary failure, try again later"

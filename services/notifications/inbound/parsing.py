@@ -22,6 +22,21 @@ _ADDRESS = re.compile(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}")
 _BRACKETED = re.compile(r"<([^<>\s]{3,320})>")
 
 
+READ_HEADERS = (
+    "from",
+    "subject",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "precedence",
+    "x-loop",
+    "x-auto-response-suppress",
+    "list-id",
+)
+"""The headers processing looks at; the rest stay in the raw mail, undecoded."""
+
+
 class Unreadable(Exception):
     """Not a mail we can make sense of; the reason is recorded."""
 
@@ -78,7 +93,8 @@ def parse(raw: bytes, max_attachments: int) -> ParsedMail:
         raise Unreadable(f"cannot parse MIME: {error!r}") from error
     if not isinstance(message, EmailMessage) or not message.keys():
         raise Unreadable("no headers")
-    headers = {name.lower(): _header(message, name) for name in set(message.keys())}
+    present = {name.lower() for name in message}
+    headers = {name: _header(message, name) for name in READ_HEADERS if name in present}
     name, address = _sender(message)
     text_parts: list[str] = []
     html_parts: list[str] = []

@@ -15,8 +15,8 @@ from services.notifications.inbound.service import Processing, process
 
 log = get_logger(__name__)
 
-WORKERS = 4
 BATCH = 64
+CHUNK = 16
 
 
 class Processor:
@@ -42,31 +42,33 @@ class Processor:
                 await asyncio.wait_for(self._wake.wait(), self._how.settings.inbound_poll_interval)
 
     async def process_pending(self) -> int:
+        """Up to BATCH stored mails, in chunks handled concurrently, one transaction per
+        chunk; a chunk that fails is handled again one mail per transaction, so one bad mail
+        only ever fails itself."""
         async with self._unit_of_work() as uow:
             ids = await repository.pending_ids(uow.session, BATCH)
         if not ids:
             return 0
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for mail_id in ids:
-            queue.put_nowait(mail_id)
-        await asyncio.gather(*(self._work(queue) for _ in range(min(WORKERS, len(ids)))))
+        chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+        await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
         return len(ids)
 
-    async def _work(self, queue: asyncio.Queue[str]) -> None:
-        while not queue.empty():
-            mail_id = queue.get_nowait()
-            try:
-                await self._one(mail_id)
-            except Exception as error:
-                log.exception("mail.inbound.process_failed", mail_id=mail_id)
-                await self._record_failure(mail_id, error)
+    async def _chunk(self, ids: list[str]) -> None:
+        try:
+            await self._together(ids)
+        except Exception:
+            log.warning("mail.inbound.chunk_failed", mails=len(ids))
+            for mail_id in ids:
+                try:
+                    await self._together([mail_id])
+                except Exception as error:
+                    log.exception("mail.inbound.process_failed", mail_id=mail_id)
+                    await self._record_failure(mail_id, error)
 
-    async def _one(self, mail_id: str) -> None:
+    async def _together(self, ids: list[str]) -> None:
         async with self._unit_of_work() as uow:
-            row = await repository.claim(uow.session, mail_id)
-            if row is None:
-                return  # another worker has it, or it is done
-            await process(uow, row, self._how)
+            for row in await repository.claim_many(uow.session, ids):
+                await process(uow, row, self._how)
             await uow.commit()
 
     async def _record_failure(self, mail_id: str, error: Exception) -> None:

@@ -35,6 +35,18 @@ async def claim(session: AsyncSession, mail_id: str) -> InboundMail | None:
     return await session.scalar(query)
 
 
+async def claim_many(session: AsyncSession, mail_ids: Sequence[str]) -> list[InboundMail]:
+    """As `claim`, for several mails at once (oldest first)."""
+    query = (
+        select(InboundMail)
+        .where(InboundMail.id.in_(list(mail_ids)), InboundMail.status == "received")
+        .order_by(InboundMail.received_at, InboundMail.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(await session.scalars(query))
+
+
 async def item_of_messages(
     session: AsyncSession, workspace_id: str, message_ids: Sequence[str]
 ) -> str | None:

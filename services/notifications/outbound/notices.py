@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from contracts import Envelope, registry
+from contracts.identity import InvitationCreated
 from contracts.notifications import SendMessage
 from contracts.tickets import CommentAdded, ItemCreated, ItemSnapshot, ItemStatusChanged
 from kit.logging import get_logger
@@ -186,6 +187,44 @@ async def on_send_message(envelope: Envelope, uow: UnitOfWork) -> None:
             html=rendered.html,
             item_id=item_id,
         )
+
+
+ACTIONS = {
+    "invite": "set your password and join",
+    "claim": "claim your account",
+    "password_reset": "choose a new password",
+}
+
+
+async def on_invitation_created(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Identity's single-use link (an invitation, a claim, a password reset), mailed to the
+    address it was made for and to nobody else."""
+    invitation = registry.parse_as(envelope, InvitationCreated)
+    workspace_id = str(invitation.workspace_id)
+    mine = await _settings(uow, workspace_id)
+    person = await directory.person(uow.session, workspace_id, str(invitation.user_id))
+    context: dict[str, Any] = {
+        "workspace": {"name": await _workspace_name(uow, workspace_id)},
+        "branding": dict(mine.branding) if mine else {},
+        "item": None,
+        "recipient": (person.display_name if person else "") or invitation.email,
+        "purpose": invitation.purpose,
+        "action": ACTIONS.get(invitation.purpose, "continue"),
+        "accept_url": invitation.accept_url,
+        "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    source = await _source(uow, workspace_id, "invitation")
+    rendered = render_kind(source, "invitation", context)
+    await queue_mail_to_address(
+        uow,
+        workspace_id=workspace_id,
+        address=invitation.email,
+        dedupe_key=f"invitation:{invitation.invitation_id}",
+        kind="invitation",
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+    )
 
 
 def _role_members(

@@ -51,6 +51,15 @@ async def record(session: AsyncSession, mail_id: str, **values: Any) -> None:
     await session.execute(update(OutgoingMail).where(OutgoingMail.id == mail_id).values(**values))
 
 
+async def record_sent(session: AsyncSession, mail_ids: Sequence[str], at: datetime) -> None:
+    if mail_ids:
+        await session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id.in_(list(mail_ids)))
+            .values(status="sent", sent_at=at, last_error=None)
+        )
+
+
 async def message_item(session: AsyncSession, message_ids: Sequence[str]) -> tuple[str, str] | None:
     """(workspace, item) of the newest of our own mails among `message_ids`."""
     if not message_ids:

@@ -21,7 +21,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
 from services.notifications.keys import Keys
-from services.notifications.models import MailSettings, OutgoingMail
+from services.notifications.models import DirectoryPerson, MailSettings, OutgoingMail
 from services.notifications.outbound import repository
 from services.notifications.outbound.service import reply_address, thread_root
 from services.notifications.outbound.transport import (
@@ -78,30 +78,55 @@ class Sender:
             if not rows:
                 return 0
             workspace_settings: dict[str, MailSettings | None] = {}
+            recipients = await self._people(uow, rows)
             for row in rows:
                 if row.workspace_id not in workspace_settings:
                     workspace_settings[row.workspace_id] = await uow.session.get(
                         MailSettings, row.workspace_id
                     )
-                ready = await self._prepare(uow, row, workspace_settings[row.workspace_id], now)
+                person = recipients.get((row.workspace_id, row.user_id or ""))
+                ready = await self._prepare(
+                    uow, row, workspace_settings[row.workspace_id], person, now
+                )
                 if ready is not None:
                     prepared.append(ready)
             await uow.commit()
         outcomes = await self._deliver(prepared)
         async with self.unit_of_work() as uow:
             attempts = {row.id: row.attempts for row in rows}
+            sent = [mail_id for mail_id, outcome in outcomes.items() if outcome is None]
+            await repository.record_sent(uow.session, sent, datetime.now(UTC))
             for mail_id, outcome in outcomes.items():
-                await self._record(uow, mail_id, attempts[mail_id], outcome)
+                if outcome is not None:
+                    await self._record(uow, mail_id, attempts[mail_id], outcome)
             await uow.commit()
         return len(rows)
 
+    async def _people(
+        self, uow: UnitOfWork, rows: Sequence[OutgoingMail]
+    ) -> dict[tuple[str, str], DirectoryPerson]:
+        """The batch's recipients, one query per workspace."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for row in rows:
+            if row.user_id is not None:
+                wanted[row.workspace_id].add(row.user_id)
+        found: dict[tuple[str, str], DirectoryPerson] = {}
+        for workspace_id, user_ids in wanted.items():
+            people = await directory.people(uow.session, workspace_id, user_ids)
+            found.update({(workspace_id, user_id): p for user_id, p in people.items()})
+        return found
+
     async def _prepare(
-        self, uow: UnitOfWork, row: OutgoingMail, mine: MailSettings | None, now: datetime
+        self,
+        uow: UnitOfWork,
+        row: OutgoingMail,
+        mine: MailSettings | None,
+        person: DirectoryPerson | None,
+        now: datetime,
     ) -> Prepared | None:
         session = uow.session
         to_name, to_address = "", row.to_address
         if row.user_id is not None:
-            person = await directory.person(session, row.workspace_id, row.user_id)
             if person is not None and not person.active:
                 row.status, row.last_error = "skipped", "the recipient is deactivated"
                 return None
@@ -190,11 +215,6 @@ class Sender:
         self, uow: UnitOfWork, mail_id: str, attempts: int, outcome: Exception | None
     ) -> None:
         now = datetime.now(UTC)
-        if outcome is None:
-            await repository.record(
-                uow.session, mail_id, status="sent", sent_at=now, last_error=None
-            )
-            return
         reason = str(outcome)[:2000]
         if isinstance(outcome, Permanent) or attempts >= self.settings.max_attempts:
             log.warning("mail.failed", mail_id=mail_id, reason=reason)

@@ -66,6 +66,18 @@ DEFAULTS: dict[str, tuple[str, str, str]] = {
         "{{ item.title }}</strong>. We will get back to you soon; reply to this mail to add "
         "anything.</p><p>{{ workspace.name }}</p>{% endblock %}",
     ),
+    "invitation": (
+        "{% if purpose == 'password_reset' %}Reset your password for {{ workspace.name }}"
+        "{% elif purpose == 'claim' %}Your {{ workspace.name }} account is waiting"
+        "{% else %}You are invited to {{ workspace.name }}{% endif %}",
+        "Hello {{ recipient }},\n\nopen this link to {{ action }}:\n{{ accept_url }}\n\n"
+        "It works once and expires on {{ expires_at }}.\n\n{{ workspace.name }}\n",
+        '{% extends "layout.html" %}{% block content %}<p>Hello {{ recipient }},</p>'
+        '<p><a href="{{ accept_url }}" style="display:inline-block;padding:10px 16px;'
+        'background:{{ branding.colour }};color:#ffffff;text-decoration:none;border-radius:4px;">'
+        '{{ action | capitalize }}</a></p><p style="color:#52606d;">The link works once and '
+        "expires on {{ expires_at }}.</p>{% endblock %}",
+    ),
     "message": (
         "{{ subject }}",
         "{{ body_text }}\n",
@@ -154,4 +166,8 @@ def sample_context() -> dict[str, Any]:
         "status": "Open",
         "previous": "New",
         "subject": "Hello",
+        "purpose": "invite",
+        "action": "set your password",
+        "accept_url": "https://deskline.example/accept?token=x",
+        "expires_at": "2026-12-08 10:00 UTC",
     }
