@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from kit.access import access_consumer
 from kit.module import ServiceModule
+from kit.runtime import ServiceRuntime
 from services.notifications.app import create_app
+
+# --- in-app feed ---
+from services.notifications.feed.background import feed_tasks
+
+
+def background(runtime: ServiceRuntime) -> Sequence[tuple[str, Coroutine[Any, Any, Any]]]:
+    return [*feed_tasks(runtime)]
+
 
 module = ServiceModule(
     name="notifications",
@@ -15,4 +26,5 @@ module = ServiceModule(
     migrations=Path(__file__).parent / "migrations",
     # Every service authorises locally against its projection of identity's grants.
     consumers=[access_consumer()],
+    background=background,
 )

@@ -1,0 +1,249 @@
+"""The notifications service running for real, for the feed's tests: in-process uvicorn on
+PostgreSQL, real Redis for the live push, the memory bus.
+
+Identity, tickets, automation and integrations do not run beside it: tests mint access
+tokens with their own Ed25519 key and play the other services' parts by publishing the
+very events they publish, waiting until the service's directory and grants hold them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from contracts import Envelope
+from kit.settings import Settings
+from kit.testing.infra import database_url
+from services.notifications.feed import service
+from services.notifications.models import (
+    FeedNotification,
+)
+from services.notifications.module import module as notifications_module
+from services.notifications.settings import get_settings
+from tests.conftest import eventually
+from tests.support.harness import ServiceHarness, free_port, running_service
+
+SIGNING_KEY = Ed25519PrivateKey.generate()
+PUBLIC_PEM = (
+    SIGNING_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def mint(workspace_id: str, user_id: str, *, kind: str = "staff", ttl: int = 3600) -> str:
+    """An access token as identity issues them, signed with this module's key."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "wid": workspace_id,
+        "kind": kind,
+        "role": "member",
+        "iss": "deskline-identity",
+        "aud": "deskline",
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, SIGNING_KEY, algorithm="EdDSA")
+
+
+def feed_settings(pg_server_url: str, redis_url: str, tag: str, var_dir: Any) -> Settings:
+    """One test session's settings: its own database, bus namespace and Redis prefix. Every
+    process of the session (several replicas in the live-push tests) shares them."""
+    quick = get_settings()
+    # Tests wait for the background loops, not for production's pace.
+    quick.feed_push_interval = 0.05
+    quick.feed_forward_interval = 0.1
+    quick.feed_heartbeat_seconds = 1.0
+    return Settings(
+        database_url=database_url(pg_server_url, f"dltest_{tag}_nf"),
+        bus_url="memory://",
+        redis_url=redis_url,
+        redis_prefix=f"dltest:{tag}:feed:",
+        namespace=f"t{tag}-notif-feed",
+        var_dir=var_dir,
+        host="127.0.0.1",
+        port=free_port(),
+        retry_delays=[0.1, 0.2, 0.5],
+        outbox_poll_interval=0.1,
+        jwt_public_key=PUBLIC_PEM,
+    )
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    token: str
+    workspace_id: str
+    email: str
+
+
+@dataclass
+class FeedApp(ServiceHarness):
+    # --- notices written directly (what every event handler ends in) ------------------------
+
+    def person(self, workspace_id: str | None = None) -> User:
+        """Someone with a token; the feed's API and stream need nothing else of a person."""
+        workspace_id = workspace_id or new_id()
+        user_id = new_id()
+        return User(user_id, mint(workspace_id, user_id), workspace_id, f"{user_id[:8]}@x.test")
+
+    async def deliver(self, user: User, title: str = "Hello", *, kind: str = "assigned") -> str:
+        """A notice for `user` through `service.deliver`, committed; returns its event id."""
+        event_id = new_id()
+        async with self.runtime.unit_of_work() as uow:
+            notice = service.Notice(workspace_id=user.workspace_id, kind=kind, title=title)
+            await service.deliver(uow, event_id, notice, [user.id])
+            await uow.commit()
+        return event_id
+
+    # --- what the service holds ---------------------------------------------------------------
+
+    async def notices(self, user: User, *, with_mail_only: bool = False) -> list[FeedNotification]:
+        async with self.runtime.session_factory() as session:
+            statement = select(FeedNotification).where(
+                FeedNotification.workspace_id == user.workspace_id,
+                FeedNotification.recipient_id == user.id,
+            )
+            if not with_mail_only:
+                statement = statement.where(FeedNotification.in_feed)
+            return list(await session.scalars(statement.order_by(FeedNotification.id)))
+
+    async def notices_of_event(self, event_id: str) -> list[FeedNotification]:
+        async with self.runtime.session_factory() as session:
+            rows = await session.scalars(
+                select(FeedNotification).where(FeedNotification.source_event_id == event_id)
+            )
+            return list(rows)
+
+    async def handled(self, envelope: Envelope) -> None:
+        """Wait until the feed consumer committed this event (its inbox row)."""
+        from kit.db.tables import INBOX
+
+        async def done() -> bool:
+            async with self.runtime.engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        select(INBOX.c.event_id).where(
+                            INBOX.c.consumer == "notifications.feed",
+                            INBOX.c.event_id == envelope.id,
+                        )
+                    )
+                ).first()
+            return row is not None
+
+        await eventually(done, timeout=10)
+
+    async def notice(self, notification_id: str) -> FeedNotification:
+        async with self.runtime.session_factory() as session:
+            found = await session.get(FeedNotification, notification_id)
+        assert found is not None
+        return found
+
+
+# --- a live stream, read as a browser's EventSource would --------------------------------------
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: str
+    id: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class EventStream:
+    """Parses `text/event-stream` lines (the WHATWG rules this service's stream needs: fields
+    `event`, `data`, `id`; comments; a blank line ends an event)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+        self.comments = 0
+
+    async def next(self) -> SseEvent:
+        event, event_id = "message", None
+        data: list[str] = []
+        async for line in self._lines:
+            if not line:
+                if data:
+                    return SseEvent(event, "\n".join(data), event_id)
+                continue
+            if line.startswith(":"):
+                self.comments += 1
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+            elif name == "id":
+                event_id = value
+        raise AssertionError("the stream ended")
+
+    async def heartbeats(self, count: int) -> None:
+        """Read on (skipping events) until `count` heartbeat comments have come in all."""
+        async with asyncio.timeout(20):
+            async for line in self._lines:
+                if line.startswith(":"):
+                    self.comments += 1
+                    if self.comments >= count:
+                        return
+
+    async def next_of(self, kind: Literal["notification", "unread", "expired"]) -> SseEvent:
+        """The next event of this kind (others are skipped), within a bound that only a
+        broken push would reach."""
+        async with asyncio.timeout(20):
+            while True:
+                event = await self.next()
+                if event.event == kind:
+                    return event
+
+
+@asynccontextmanager
+async def open_stream(
+    client: httpx.AsyncClient, base: str, token: str, last_event_id: str | None = None
+) -> AsyncIterator[EventStream]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    async with client.stream("GET", f"{base}/feed/stream", headers=headers) as response:
+        assert response.status_code == 200, response.status_code
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield EventStream(response)
+
+
+# --- fixtures (imported by the feed's test modules) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def feed_settings_(
+    pg_server_url: str, redis_url: str, session_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return feed_settings(pg_server_url, redis_url, session_tag, tmp_path_factory.mktemp("nf-var"))
+
+
+@pytest.fixture(scope="session")
+async def feed(feed_settings_: Settings) -> AsyncIterator[FeedApp]:
+    async with running_service(notifications_module, feed_settings_) as (base, host, client):
+        yield FeedApp(base, host, client)
