@@ -30,6 +30,18 @@ class RequesterDiscovered(EventData):
     client_organisation_id: UUID | None = None
 
 
+class MailAttachment(BaseModel):
+    """A file of an inbound mail, fetched by the consumer from notifications (a signed,
+    unguessable URL) rather than carried in the event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=127)
+    size: int = Field(ge=0)
+    url: str = Field(min_length=1, description="GET it for the bytes (no credentials needed).")
+
+
 @registry.event(
     "notifications.email.received.v1",
     source=SOURCE,
@@ -52,6 +64,9 @@ class EmailReceived(EventData):
     )
     reply_to_item_id: UUID | None = Field(
         default=None, description="Set when the mail answers an item's notification."
+    )
+    attachments: list[MailAttachment] = Field(
+        default_factory=list, description="Files of the mail, to become item attachments."
     )
 
 

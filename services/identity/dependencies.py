@@ -74,11 +74,19 @@ async def caller(request: Request, uow: UoW, ident: Ident) -> Principal:
     else:
         assert token is not None
         principal = await ident.keys.verify(uow, token, ident.runtime.settings)
-        user = await auth_repository.user_in_workspace(
-            uow.session, principal.workspace_id, principal.subject
-        )
-        if user is None or user.status != "active":
-            raise Problem(401, "inactive-user", "This account is not active.")
+        if principal.kind == "service" and principal.subject.startswith("apikey:"):
+            # An access token exchanged for an API key: valid while the key is.
+            key = await apikeys.key(
+                uow.session, principal.workspace_id, principal.subject.removeprefix("apikey:")
+            )
+            if key is None or key.revoked_at is not None:
+                raise Problem(401, "invalid-api-key", "The API key was revoked.")
+        else:
+            user = await auth_repository.user_in_workspace(
+                uow.session, principal.workspace_id, principal.subject
+            )
+            if user is None or user.status != "active":
+                raise Problem(401, "inactive-user", "This account is not active.")
     context.bind(actor=principal.subject, workspace=principal.workspace_id)
     return principal
 

@@ -1,4 +1,4 @@
-"""The integrations service's HTTP API."""
+"""The integrations service's HTTP API: the versioned gateway under `/v1`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,19 @@ from fastapi import FastAPI
 
 from kit.http import create_service_app
 from kit.runtime import ServiceRuntime
+from services.integrations.gateway.endpoints import router as gateway_router
+from services.integrations.gateway.owners import Owners
+from services.integrations.settings import get_settings
+from services.integrations.triggers.endpoints import router as triggers_router
+from services.integrations.webhooks.endpoints import router as webhooks_router
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
-    return create_service_app(runtime, title="Deskline integrations")
+    app = create_service_app(runtime, title="Deskline integrations")
+    settings = get_settings()
+    app.state.integrations_settings = settings
+    app.state.owners = Owners(runtime, settings)
+    app.include_router(triggers_router)
+    app.include_router(gateway_router)
+    app.include_router(webhooks_router)
+    return app

@@ -1,25 +1,228 @@
-"""Tables owned by the notifications service (its outbox and inbox come from the kit)."""
+"""Tables owned by the notifications service (its outbox and inbox come from the kit).
+
+The directory (workspaces, people, projects, items) is a local projection of identity's and
+tickets' events: whom to mail and what about, without calling another service. Outgoing mail
+is a durable queue the sender drains; incoming mail is stored raw before anything else is
+done with it. Every tenant row carries `workspace_id`, and every query filters on it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import new_metadata
+
+Id = String(36)
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
+# --- directory ------------------------------------------------------------------------------
+
+
+class DirectoryWorkspace(Base):
+    """A workspace as identity announced it; its slug is the local part of its inbound
+    address (`<slug>@<inbound domain>`)."""
+
+    __tablename__ = "directory_workspaces"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    slug: Mapped[str] = mapped_column(String(100), default="", index=True)
+
+
+class DirectoryPerson(Base):
+    """A user of a workspace: whom mail goes to, and who a sender's address belongs to."""
+
+    __tablename__ = "directory_people"
+    __table_args__ = (Index("ix_directory_people_email", "workspace_id", "email"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="")
+    """staff, collaborator or client; blank until identity's creation arrives (never mailed
+    anything private while blank)."""
+    client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DirectoryProject(Base):
+    """A project; `mail_key` (its name, slugged) selects it from an inbound address such as
+    `<workspace>+<mail_key>@…`."""
+
+    __tablename__ = "directory_projects"
+    __table_args__ = (Index("ix_directory_projects_key", "workspace_id", "mail_key"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    mail_key: Mapped[str] = mapped_column(String(100), default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DirectoryItem(Base):
+    """An item as tickets last described it: what a mail about it says and who hears of it."""
+
+    __tablename__ = "directory_items"
+    __table_args__ = (Index("ix_directory_items_number", "workspace_id", "number"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    number: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    project_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    requester_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    assignee_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    follower_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status_name: Mapped[str] = mapped_column(String(100), default="")
+    status_category: Mapped[str] = mapped_column(String(16), default="")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- mail settings --------------------------------------------------------------------------
+
+
+class MailSettings(Base):
+    """A workspace's mail choices: what is mailed, branding, and optionally its own SMTP
+    server (the password stored encrypted)."""
+
+    __tablename__ = "mail_settings"
+
+    workspace_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    mail_on_comment: Mapped[bool] = mapped_column(Boolean, default=True)
+    mail_on_status_change: Mapped[bool] = mapped_column(Boolean, default=True)
+    acknowledge_requests: Mapped[bool] = mapped_column(Boolean, default=True)
+    branding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    smtp_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    smtp_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    smtp_security: Mapped[str] = mapped_column(String(16), default="starttls")
+    smtp_username: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    smtp_password_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    from_address: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    from_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class MailTemplate(Base):
+    """A workspace's own version of one kind's template (the built-in one applies otherwise)."""
+
+    __tablename__ = "mail_templates"
+
+    workspace_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- mail out -------------------------------------------------------------------------------
+
+
+class OutgoingMail(Base):
+    """One mail to one recipient, queued in the transaction that decided it; the sender task
+    delivers it. `(workspace, dedupe_key, recipient)` is unique, so a redelivered event or a
+    repeated command never mails anyone twice."""
+
+    __tablename__ = "outgoing_mails"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "dedupe_key", "recipient"),
+        Index("ix_outgoing_mails_due", "status", "next_attempt_at"),
+        Index("ix_outgoing_mails_item", "workspace_id", "item_id"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(340))
+    """`user:<id>` (the address is looked up when sending) or `email:<address>`."""
+    user_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    to_address: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    """queued → sent, or failed (permanent refusal, or given up) / skipped (no address)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReplyToken(Base):
+    """The signed token in a mail's Reply-To, bound to one item and one recipient: a reply
+    through it is that recipient's, whatever its From says."""
+
+    __tablename__ = "reply_tokens"
+    __table_args__ = (UniqueConstraint("workspace_id", "item_id", "user_id"),)
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    item_id: Mapped[str] = mapped_column(Id)
+    user_id: Mapped[str] = mapped_column(Id)
+
+
+# --- mail in --------------------------------------------------------------------------------
+
+
+class InboundMail(Base):
+    """A mail as it arrived (raw bytes), stored before anything else happens; processing
+    records its outcome here (`status`, `reason`)."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        Index("ix_inbound_mails_status", "status", "received_at"),
+        Index("ix_inbound_mails_message_id", "workspace_id", "message_id"),
+        Index("ix_inbound_mails_event", "event_id"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    project_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    reply_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(8), default="smtp")
+    mail_from: Mapped[str] = mapped_column(String(320), default="")
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    """received → accepted (an event went out), ignored (loop, noise, rate limit), held
+    (forged staff) or failed (unreadable)."""
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sender_user_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    item_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 # --- in-app feed and preferences ---------------------------------------------------------------
 # (The feed, its live push and forwarding; the per-user preferences both halves consult.)
 
-from datetime import datetime  # noqa: E402
-
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint  # noqa: E402
-from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
-
-FeedId = String(36)
+FeedId = Id
 
 
 class FeedNotification(Base):

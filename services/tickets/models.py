@@ -9,7 +9,7 @@ date), so lists stay fast at hundreds of thousands of items.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,18 +21,25 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import new_metadata
+from services.tickets.ids import new_id
 
 Id = String(36)
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, for statements on hot paths that need nothing of the ORM."""
+    return cast(Table, model.__table__)
 
 
 class Folder(Base):
@@ -85,6 +92,10 @@ class ItemType(Base):
     restrict_transitions: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A fresh token on every change of the type, its workflow or its fields (tickets_0004):
+    # a definition kept in memory is used only while the row still carries the token it was
+    # read with. Never a counter: a rolled-back edit's token must never come back.
+    revision: Mapped[str] = mapped_column(String(36), default=new_id, server_default="initial")
 
 
 class Status(Base):

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from kit.http.problems import Problem
 from services.identity.apikeys import repository, service
-from services.identity.apikeys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
-from services.identity.dependencies import Caller, UoW, require_admin, require_scope
+from services.identity.apikeys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyToken
+from services.identity.dependencies import Caller, Ident, UoW, require_admin, require_scope
 from services.identity.models import ApiKey as ApiKeyRow
 
 router = APIRouter(tags=["api keys"])
@@ -52,3 +52,15 @@ async def revoke_key(key_id: str, principal: Caller, uow: UoW) -> ApiKey:
     row = await service.revoke(uow, principal, key_id)
     await uow.commit()
     return _out(row)
+
+
+@router.post("/api-keys/token", response_model=ApiKeyToken)
+async def exchange_key(principal: Caller, uow: UoW, ident: Ident) -> ApiKeyToken:
+    """Exchange an API key (sent as `X-API-Key`) for a short-lived access token of the key's
+    workspace and scopes, which every service verifies itself (the integrations gateway
+    forwards tools' calls with it)."""
+    if principal.kind != "service" or not principal.subject.startswith("apikey:"):
+        raise Problem(400, "api-key-only", "Send the API key itself as `X-API-Key`.")
+    token, ttl = await ident.tokens.issue_for_api_key(uow, principal)
+    await uow.commit()
+    return ApiKeyToken(access_token=token, expires_in=ttl)

@@ -29,3 +29,9 @@ class ApiKey(BaseModel):
 
 class ApiKeyCreated(ApiKey):
     key: str = Field(description="The secret: shown only now, store it safely.")
+
+
+class ApiKeyToken(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int = Field(description="Seconds the access token is valid.")

@@ -246,6 +246,27 @@ class Tokens:
         )
         return TokenPair(access, refresh, ttl)
 
+    async def issue_for_api_key(self, uow: UnitOfWork, key: Principal) -> tuple[str, int]:
+        """A short-lived access token standing for an API key (its workspace, role and scopes),
+        so services that verify only access tokens can serve calls made with the key."""
+        signing = await self._keys.signing_key(uow)
+        issued = now()
+        ttl = self._identity.access_token_ttl_seconds
+        claims: dict[str, Any] = {
+            "iss": self._settings.jwt_issuer,
+            "aud": self._settings.jwt_audience,
+            "sub": key.subject,
+            "wid": key.workspace_id,
+            "kind": "service",
+            "role": key.workspace_role,
+            "scopes": list(key.scopes),
+            "iat": int(issued.timestamp()),
+            "exp": int((issued + timedelta(seconds=ttl)).timestamp()),
+            "jti": new_id(),
+        }
+        token = jwt.encode(claims, signing.private, algorithm="EdDSA", headers={"kid": signing.kid})
+        return token, ttl
+
     async def rotate(self, uow: UnitOfWork, refresh_token: str) -> TokenPair | Reused:
         """A new pair for a valid token; `Reused` (family revoked, to be committed) for a
         token that was already rotated."""

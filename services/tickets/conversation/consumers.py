@@ -9,6 +9,7 @@ from kit.consumers import Consumer
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.tickets import defaults
+from services.tickets.attachments.mailed import attach_mailed
 from services.tickets.conversation import service
 from services.tickets.items import repository as items_repository
 from services.tickets.items import service as items
@@ -31,7 +32,7 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             row = await items_repository.item(uow.session, workspace, str(mail.reply_to_item_id))
             if row is not None:
                 loaded = await items.load(uow, system(workspace, "mail"), row.id, "view")
-                await service.post(
+                comment = await service.post(
                     uow,
                     loaded,
                     sender,
@@ -39,6 +40,9 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
                     "public",
                     "email",
                     message_id=mail.message_id,
+                )
+                await attach_mailed(
+                    uow, loaded.row, mail.attachments, uploaded_by=sender, comment_id=comment.id
                 )
                 return
             log.info("reply to an unknown item becomes a new ticket", message_id=mail.message_id)
@@ -65,7 +69,7 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             workspace,
             await types.default_type_id(uow.session, workspace, "ticket"),
         )
-        await items.insert(
+        created = await items.insert(
             uow,
             workspace,
             project_id,
@@ -80,6 +84,7 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             "email",
             actor,
         )
+        await attach_mailed(uow, created.row, mail.attachments, uploaded_by=sender, comment_id=None)
 
 
 CONSUMERS = [Consumer("email-received", ["notifications.email.received.v1"], on_email_received)]

@@ -60,7 +60,15 @@ async def require_project(
     """The project, if the caller may do `action` on it: 404 when they may not even see it
     (or it is another workspace's), 403 when they see it but may not do this."""
     project = await repository.project(session, principal.workspace_id, project_id)
-    if project is None:
+    return await authorise_project(session, principal, action, project)
+
+
+async def authorise_project(
+    session: AsyncSession, principal: Principal, action: Action, project: Project | None
+) -> Project:
+    """As `require_project`, for a project row the caller has already read (None: no such
+    project in the caller's workspace)."""
+    if project is None or project.workspace_id != principal.workspace_id:
         raise project_not_found()
     if not await _provisional(session, principal, project):
         await access.require(session, principal, action, project.id)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db.tables import ACCESS_GRANTS
@@ -42,13 +51,21 @@ async def folders_by_ids(
     return list(result.scalars())
 
 
+_PROJECT = select(Project).where(
+    Project.workspace_id == bindparam("workspace_id"), Project.id == bindparam("project_id")
+)
+_PROJECT_LOCKED = _PROJECT.with_for_update()
+
+
 async def project(
     session: AsyncSession, workspace_id: str, project_id: str, *, lock: bool = False
 ) -> Project | None:
-    query = select(Project).where(Project.workspace_id == workspace_id, Project.id == project_id)
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+    """Built once: every item written asks for its project."""
+    result = await session.execute(
+        _PROJECT_LOCKED if lock else _PROJECT,
+        {"workspace_id": workspace_id, "project_id": project_id},
+    )
+    return result.scalar_one_or_none()
 
 
 async def projects(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tickets.items.schemas import ItemFilter
 from services.tickets.models import (
+    Activity,
     Assignee,
     Folder,
     Follower,
@@ -29,15 +32,32 @@ from services.tickets.models import (
     Person,
     Project,
     ProjectFolder,
+    table_of,
+)
+
+# Built once: the statements every item read or write runs.
+_ITEM = select(Item).where(
+    Item.workspace_id == bindparam("workspace_id"),
+    Item.id == bindparam("item_id"),
+    Item.deleted_at.is_(None),
+)
+_PERSON = select(Person).where(
+    Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")
+)
+
+_PROJECT_AND_PERSON = (
+    select(Project, Person)
+    .select_from(Project)
+    .outerjoin(
+        Person,
+        and_(Person.workspace_id == bindparam("workspace_id"), Person.id == bindparam("user_id")),
+    )
+    .where(Project.workspace_id == bindparam("workspace_id"), Project.id == bindparam("project_id"))
 )
 
 
 async def item(session: AsyncSession, workspace_id: str, item_id: str) -> Item | None:
-    result = await session.execute(
-        select(Item).where(
-            Item.workspace_id == workspace_id, Item.id == item_id, Item.deleted_at.is_(None)
-        )
-    )
+    result = await session.execute(_ITEM, {"workspace_id": workspace_id, "item_id": item_id})
     return result.scalar_one_or_none()
 
 
@@ -57,21 +77,35 @@ async def project(session: AsyncSession, workspace_id: str, project_id: str) -> 
     return result.scalar_one_or_none()
 
 
-async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
+async def project_and_person(
+    session: AsyncSession, workspace_id: str, project_id: str, user_id: str
+) -> tuple[Project | None, Person | None]:
+    """The project and a user of the workspace, in one round trip (a new item needs both)."""
     result = await session.execute(
-        select(Person).where(Person.workspace_id == workspace_id, Person.id == user_id)
+        _PROJECT_AND_PERSON,
+        {"workspace_id": workspace_id, "project_id": project_id, "user_id": user_id},
     )
+    found = result.first()
+    return (None, None) if found is None else (found[0], found[1])
+
+
+async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
+    result = await session.execute(_PERSON, {"workspace_id": workspace_id, "user_id": user_id})
     return result.scalar_one_or_none()
+
+
+_COUNTERS = table_of(ItemCounter)
+_BUMP = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.workspace_id == bindparam("counter_workspace"))
+    .values(next_number=_COUNTERS.c.next_number + 1)
+    .returning(_COUNTERS.c.next_number)
+)
 
 
 async def next_number(session: AsyncSession, workspace_id: str) -> int:
     """The workspace's next human item number, atomically (row lock on the counter)."""
-    result = await session.execute(
-        update(ItemCounter)
-        .where(ItemCounter.workspace_id == workspace_id)
-        .values(next_number=ItemCounter.next_number + 1)
-        .returning(ItemCounter.next_number)
-    )
+    result = await session.execute(_BUMP, {"counter_workspace": workspace_id})
     bumped = result.scalar_one_or_none()
     if bumped is not None:
         return int(bumped) - 1
@@ -83,6 +117,51 @@ async def next_number(session: AsyncSession, workspace_id: str) -> int:
     except IntegrityError:
         return await next_number(session, workspace_id)  # another writer created it first
     return 1000
+
+
+_INSERT_ITEM = insert(table_of(Item))
+_INSERT_ASSIGNEES = insert(table_of(Assignee))
+_INSERT_FOLLOWERS = insert(table_of(Follower))
+
+
+async def insert_item(
+    session: AsyncSession,
+    values: dict[str, Any],
+    assignees: Sequence[tuple[str, str]],
+    followers: Sequence[str],
+) -> None:
+    """A new item with its assignees and followers, written at once (no unit-of-work flush:
+    nothing of them is in the session to order or to read back)."""
+    await session.execute(_INSERT_ITEM, values)
+    item_id, workspace_id = values["id"], values["workspace_id"]
+    if assignees:
+        await session.execute(
+            _INSERT_ASSIGNEES,
+            [
+                {
+                    "item_id": item_id,
+                    "assignee_type": kind,
+                    "assignee_id": ident,
+                    "workspace_id": workspace_id,
+                }
+                for kind, ident in assignees
+            ],
+        )
+    if followers:
+        await session.execute(
+            _INSERT_FOLLOWERS,
+            [
+                {"item_id": item_id, "user_id": user_id, "workspace_id": workspace_id}
+                for user_id in followers
+            ],
+        )
+
+
+_INSERT_ACTIVITY = insert(table_of(Activity))
+
+
+async def add_activity(session: AsyncSession, entry: dict[str, Any]) -> None:
+    await session.execute(_INSERT_ACTIVITY, entry)
 
 
 async def assignees(session: AsyncSession, workspace_id: str, item_id: str) -> list[Assignee]:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import nh3
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import make_transient_to_detached
 
 from contracts.tickets import (
     FieldChange,
@@ -42,7 +43,7 @@ from services.tickets.items.schemas import (
     ItemFilter,
     ItemUpdate,
 )
-from services.tickets.models import Activity, Assignee, Follower, Item
+from services.tickets.models import Activity, Assignee, Item
 from services.tickets.snapshots import item_snapshot
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
@@ -112,6 +113,21 @@ async def _loaded(uow: UnitOfWork, row: Item, *, lock: bool = False) -> LoadedIt
     )
 
 
+def _activity(
+    row: Item, actor: Principal | None, kind: str, changes: dict[str, Any], visibility: str
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "workspace_id": row.workspace_id,
+        "item_id": row.id,
+        "actor": actor.subject if actor else None,
+        "kind": kind,
+        "changes": changes,
+        "visibility": visibility,
+        "created_at": now(),
+    }
+
+
 def record(
     uow: UnitOfWork,
     row: Item,
@@ -120,18 +136,7 @@ def record(
     changes: dict[str, Any],
     visibility: str = "public",
 ) -> None:
-    uow.session.add(
-        Activity(
-            id=new_id(),
-            workspace_id=row.workspace_id,
-            item_id=row.id,
-            actor=actor.subject if actor else None,
-            kind=kind,
-            changes=changes,
-            visibility=visibility,
-            created_at=now(),
-        )
-    )
+    uow.session.add(Activity(**_activity(row, actor, kind, changes, visibility)))
 
 
 async def _check_assignees(
@@ -167,27 +172,28 @@ async def create(
     uow: UnitOfWork, principal: Principal, body: ItemCreate, channel: str = "app"
 ) -> LoadedItem:
     workspace = principal.workspace_id
-    # Through the hierarchy's check, so the creator of a brand-new project can file items in
-    # it before identity's grant for them has reached this service.
-    project = await hierarchy_access.require_project(
-        uow.session, principal, "create_item", body.project_id
-    )
+    requester_id = body.requester_id or (principal.subject if principal.kind != "service" else None)
+    # The project and the requester in one query when there is a requester; the project is
+    # authorised through the hierarchy's check, so the creator of a brand-new project can file
+    # items in it before identity's grant for them has reached this service.
+    if requester_id is not None:
+        found, requester = await repository.project_and_person(
+            uow.session, workspace, body.project_id, requester_id
+        )
+    else:
+        found, requester = await repository.project(uow.session, workspace, body.project_id), None
+    project = await hierarchy_access.authorise_project(uow.session, principal, "create_item", found)
     if project.archived_at is not None:
         raise Problem(404, "not-found", "No such project.")
-    type_id = body.type_id or await types.default_type_id(uow.session, workspace, "ticket")
-    definition = await types.load_type(uow.session, workspace, type_id, lock=True)
+    definition = await types.type_for_new_item(uow.session, workspace, body.type_id, "ticket")
     if definition.archived:
         raise Problem(422, "type-archived", f"The type {definition.name!r} is archived.")
     status = definition.status(body.status_id) if body.status_id else definition.statuses[0]
     values = types.validate_custom_values(definition, body.custom_values, partial=False)
     if missing := types.missing_for_status(definition, values, status.id):
         raise types.missing_fields_problem(definition, missing, status)
-    requester_id = body.requester_id or (principal.subject if principal.kind != "service" else None)
     if principal.is_client and requester_id != principal.subject:
         raise Problem(403, "forbidden", "Clients create items on their own behalf only.")
-    requester = (
-        await repository.person(uow.session, workspace, requester_id) if requester_id else None
-    )
     if body.requester_id and requester is None:
         raise Problem(422, "unknown-requester", "The requester is not a user of the workspace.")
     pairs = await _check_assignees(uow, workspace, body.assignees)
@@ -218,7 +224,7 @@ async def insert(
     definition: TypeDefinition,
     status: Any,
     body: ItemCreate,
-    values: dict[str, Any],
+    custom_values: dict[str, Any],
     requester_id: str | None,
     requester_organisation_id: str | None,
     pairs: list[tuple[str, str]],
@@ -228,51 +234,59 @@ async def insert(
 ) -> LoadedItem:
     """Write an already authorised and validated item, its followers, history and event."""
     moment = now()
-    row = Item(
-        id=new_id(),
-        workspace_id=workspace,
-        number=await repository.next_number(uow.session, workspace),
-        project_id=project_id,
-        type_id=definition.id,
-        status_id=status.id,
-        status_category=status.category,
-        title=body.title,
-        description=sanitise(body.description, body.description_format),
-        description_format=body.description_format,
-        priority=body.priority,
-        requester_id=requester_id,
-        requester_organisation_id=requester_organisation_id,
-        start_date=body.start_date,
-        due_date=body.due_date,
-        estimate_minutes=body.estimate_minutes,
-        points=body.points,
-        percent_complete=body.percent_complete,
-        logged_minutes=0,
-        custom_values=values,
-        created_by=creator,
-        created_at=moment,
-        updated_at=moment,
-    )
-    uow.session.add(row)
-    await uow.session.flush()  # the rows below reference it (no ORM relationships to order by)
-    # A new item has no assignees or followers yet: add them without asking the database, and
-    # build the loaded item from what is known (the followers travel in the created event).
-    assignees = [
-        Assignee(item_id=row.id, assignee_type=kind, assignee_id=ident, workspace_id=workspace)
-        for kind, ident in pairs
-    ]
+    values = {
+        "id": new_id(),
+        "workspace_id": workspace,
+        "number": await repository.next_number(uow.session, workspace),
+        "project_id": project_id,
+        "type_id": definition.id,
+        "status_id": status.id,
+        "status_category": status.category,
+        "title": body.title,
+        "description": sanitise(body.description, body.description_format),
+        "description_format": body.description_format,
+        "priority": body.priority,
+        "requester_id": requester_id,
+        "requester_organisation_id": requester_organisation_id,
+        "start_date": body.start_date,
+        "due_date": body.due_date,
+        "estimate_minutes": body.estimate_minutes,
+        "points": body.points,
+        "percent_complete": body.percent_complete,
+        "logged_minutes": 0,
+        "custom_values": custom_values,
+        "created_by": creator,
+        "created_at": moment,
+        "updated_at": moment,
+        "deleted_at": None,
+    }
+    # The creator, every assigned user and the requester follow; the followers travel in the
+    # created event.
     people = {creator} if creator else set()
     people |= {ident for kind, ident in pairs if kind == "user"}
     if requester_id:
         people.add(requester_id)
     followers = sorted(people)
-    uow.session.add_all(assignees)
-    uow.session.add_all(
-        Follower(item_id=row.id, user_id=user_id, workspace_id=workspace) for user_id in followers
-    )
+    await repository.insert_item(uow.session, values, pairs, followers)
+    # The row as written, known to the session as if it had been read (a later change to it in
+    # this unit of work is flushed as an update), without asking the database again.
+    row = Item(**values)
+    make_transient_to_detached(row)
+    uow.session.add(row)
+    assignees = [
+        Assignee(item_id=row.id, assignee_type=kind, assignee_id=ident, workspace_id=workspace)
+        for kind, ident in pairs
+    ]
     loaded = LoadedItem(row, definition, assignees, followers)
-    record(
-        uow, row, actor, "created", {"title": row.title, "status": status.name, "channel": channel}
+    await repository.add_activity(
+        uow.session,
+        _activity(
+            row,
+            actor,
+            "created",
+            {"title": row.title, "status": status.name, "channel": channel},
+            "public",
+        ),
     )
     uow.emit(
         ItemCreated(

@@ -63,6 +63,8 @@ class TypeDefinition:
     transitions: frozenset[tuple[str, str]]
     """Allowed (from, to) moves; consulted only when `restrict_transitions`."""
     fields: tuple[FieldDef, ...]
+    revision: str = ""
+    """The type row's revision token this was read at (see `service.find_type`)."""
 
     def find_status(self, status_id: str) -> StatusDef | None:
         return next((s for s in self.statuses if s.id == status_id), None)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tickets.models import (
@@ -19,6 +19,7 @@ from services.tickets.models import (
     ItemType,
     Status,
     Transition,
+    table_of,
 )
 
 
@@ -38,6 +39,48 @@ async def item_type(
     elif share:
         query = query.with_for_update(read=True)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+TYPES = table_of(ItemType)
+_BY_ID = select(TYPES).where(
+    TYPES.c.workspace_id == bindparam("workspace_id"), TYPES.c.id == bindparam("type_id")
+)
+_FIRST_OF_KIND = (
+    select(TYPES)
+    .where(
+        TYPES.c.workspace_id == bindparam("workspace_id"),
+        TYPES.c.kind == bindparam("kind"),
+        TYPES.c.archived_at.is_(None),
+    )
+    .order_by(TYPES.c.created_at, TYPES.c.id)
+    .limit(1)
+)
+# Built once: the hot paths (every item created, every list page) skip rebuilding them.
+_HEADS = {
+    (False, False): _BY_ID,
+    (False, True): _BY_ID.with_for_update(read=True),
+    (True, False): _FIRST_OF_KIND,
+    (True, True): _FIRST_OF_KIND.with_for_update(read=True),
+}
+
+
+async def type_head(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    type_id: str | None = None,
+    kind: str | None = None,
+    share: bool = False,
+) -> Row[Any] | None:
+    """The type's own row (with its revision), by id or as the oldest active type of `kind`;
+    `share` as in `item_type`."""
+    params = (
+        {"workspace_id": workspace_id, "type_id": type_id}
+        if type_id is not None
+        else {"workspace_id": workspace_id, "kind": kind}
+    )
+    result = await session.execute(_HEADS[(type_id is None, share)], params)
+    return result.first()
 
 
 async def item_type_named(session: AsyncSession, workspace_id: str, name: str) -> ItemType | None:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, Protocol, cast
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.tickets import FieldInfo, StatusInfo, TypeChanged
 from kit.auth import Principal
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
+from services.tickets.ids import new_id
 from services.tickets.models import CustomField, ItemType, Status, Transition
 from services.tickets.types import repository
 from services.tickets.types.definition import (
@@ -54,6 +58,7 @@ __all__ = [
     "publish_changes",
     "require_admin",
     "transition_allowed",
+    "type_for_new_item",
     "type_not_found",
     "validate_custom_values",
 ]
@@ -70,6 +75,57 @@ def require_admin(principal: Principal) -> None:
 
 # --- reading ---------------------------------------------------------------------------
 
+CACHE_SIZE = 4096
+"""Definitions kept per database (engine), least recently used dropped first."""
+
+_caches: WeakKeyDictionary[object, LRUCache[tuple[str, str], TypeDefinition]] = WeakKeyDictionary()
+
+
+class TypeHead(Protocol):
+    """A type's own row: an `ItemType` or a row of `repository.type_head`."""
+
+    id: str
+    workspace_id: str
+    name: str
+    icon: str
+    kind: str
+    restrict_transitions: bool
+    archived_at: datetime | None
+    revision: str
+
+
+def _cache(session: AsyncSession) -> LRUCache[tuple[str, str], TypeDefinition] | None:
+    """This database's definitions. A type's own row is read anyway (and, for item writes,
+    share-locked); its `revision` token, replaced by every edit of the type (`locked_type`),
+    says whether a kept definition is still the type's, in whichever process the edit ran."""
+    bind = session.bind
+    if bind is None:
+        return None
+    engine = getattr(bind, "sync_engine", bind)
+    cache = _caches.get(engine)
+    if cache is None:
+        cache = _caches[engine] = LRUCache(maxsize=CACHE_SIZE)
+    return cache
+
+
+async def _definitions_of(
+    session: AsyncSession, workspace_id: str, heads: Sequence[TypeHead]
+) -> list[TypeDefinition]:
+    """The definitions of these rows: kept ones whose revision still matches, the others read
+    (in one round of queries) and kept."""
+    cache = _cache(session)
+    found: dict[str, TypeDefinition] = {}
+    for head in heads:
+        kept = cache.get((workspace_id, head.id)) if cache is not None else None
+        if kept is not None and kept.revision == head.revision:
+            found[head.id] = kept
+    missing = [head for head in heads if head.id not in found]
+    for definition in await _assemble(session, workspace_id, missing):
+        found[definition.id] = definition
+        if cache is not None:
+            cache[(workspace_id, definition.id)] = definition
+    return [found[head.id] for head in heads]
+
 
 async def find_type(
     session: AsyncSession, workspace_id: str, type_id: str, *, lock: bool = False
@@ -79,11 +135,10 @@ async def find_type(
     `lock` takes a shared lock on the type until the transaction ends: an item written in
     that transaction then cannot land in a status a concurrent workflow edit is removing.
     """
-    row = await repository.item_type(session, workspace_id, type_id, share=lock)
-    if row is None:
+    head = await repository.type_head(session, workspace_id, type_id=type_id, share=lock)
+    if head is None:
         return None
-    found = await _assemble(session, workspace_id, [row])
-    return found[0]
+    return (await _definitions_of(session, workspace_id, [cast(TypeHead, head)]))[0]
 
 
 async def load_type(
@@ -96,32 +151,51 @@ async def load_type(
     return found
 
 
+async def type_for_new_item(
+    session: AsyncSession, workspace_id: str, type_id: str | None, kind: Kind
+) -> TypeDefinition:
+    """The type a new item gets, share-locked (see `find_type`): the one named, else the
+    oldest active type of `kind` — in one query when its definition is kept."""
+    if type_id is not None:
+        return await load_type(session, workspace_id, type_id, lock=True)
+    head = await repository.type_head(session, workspace_id, kind=kind, share=True)
+    if head is None:
+        raise _no_type_of(kind)
+    return (await _definitions_of(session, workspace_id, [cast(TypeHead, head)]))[0]
+
+
 async def definitions(
     session: AsyncSession, workspace_id: str, *, include_archived: bool = False
 ) -> list[TypeDefinition]:
     """Every type of the workspace, oldest first, in four queries whatever their number."""
     rows = await repository.item_types(session, workspace_id, include_archived=include_archived)
-    return await _assemble(session, workspace_id, rows)
+    return await _definitions_of(session, workspace_id, rows)
 
 
 async def default_ticket_type(session: AsyncSession, workspace_id: str) -> TypeDefinition | None:
     """The type new tickets get when none is named (mail, portal): the oldest ticket type."""
-    row = await repository.first_type_of_kind(session, workspace_id, "ticket")
-    return None if row is None else (await _assemble(session, workspace_id, [row]))[0]
+    head = await repository.type_head(session, workspace_id, kind="ticket")
+    if head is None:
+        return None
+    return (await _definitions_of(session, workspace_id, [cast(TypeHead, head)]))[0]
 
 
 async def default_type_id(session: AsyncSession, workspace_id: str, kind: Kind) -> str:
     """The oldest active type of this kind; 422 when the workspace has none."""
     row = await repository.first_type_of_kind(session, workspace_id, kind)
     if row is None:
-        raise Problem(
-            422, "no-item-type", f"This workspace has no {kind} type; name one with `type_id`."
-        )
+        raise _no_type_of(kind)
     return row.id
 
 
+def _no_type_of(kind: Kind) -> Problem:
+    return Problem(
+        422, "no-item-type", f"This workspace has no {kind} type; name one with `type_id`."
+    )
+
+
 async def _assemble(
-    session: AsyncSession, workspace_id: str, rows: Sequence[ItemType]
+    session: AsyncSession, workspace_id: str, rows: Sequence[TypeHead]
 ) -> list[TypeDefinition]:
     if not rows:
         return []
@@ -139,7 +213,7 @@ async def _assemble(
 
 
 def _definition(
-    row: ItemType,
+    row: TypeHead,
     statuses: Sequence[Status],
     moves: Sequence[Transition],
     fields: Sequence[CustomField],
@@ -171,6 +245,7 @@ def _definition(
             )
             for f in sorted(fields, key=lambda f: (f.position, f.key))
         ),
+        revision=row.revision,
     )
 
 
@@ -212,6 +287,10 @@ async def locked_type(uow: UnitOfWork, principal: Principal, type_id: str) -> It
     row = await repository.item_type(uow.session, principal.workspace_id, type_id, lock=True)
     if row is None:
         raise type_not_found()
+    # Whatever the caller then changes, definitions kept of the old state stop being used
+    # (in every process) once this commits; a rollback brings back the old token, whose
+    # definition is still right.
+    row.revision = new_id()
     return row
 
 

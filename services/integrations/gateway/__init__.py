@@ -1,0 +1,1 @@
+"""The versioned gateway API tools call: who am I, actions, searches, dropdown lists."""

@@ -1,0 +1,1 @@
+"""Triggers: the events tools hear about, kept for polling and fanned out to webhooks."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: endpoints, signing, the delivery schedule, the delivery log."""

@@ -1,0 +1,303 @@
+"""Sending what is due, and scheduling what failed.
+
+The schedule lives in `webhook_deliveries`: a delivery is claimed by pushing its
+`next_attempt_at` past the attempt's longest possible duration (a lease), so a process
+killed mid-attempt leaves it due again once the lease runs out, and a restart simply
+carries on with the schedule. On PostgreSQL claims are `FOR UPDATE SKIP LOCKED`, so
+replicas never send the same attempt twice at once.
+
+Isolation: each endpoint has at most `max_concurrency` attempts in flight in this process,
+each bounded by the timeout; claims skip endpoints without a free slot, so a slow or dead
+receiver only ever delays itself.
+
+Attempts: redirects are not followed (a 3xx is a failure), `410 Gone` switches the
+endpoint off, `429`/`503` with `Retry-After` wait at least that long, anything else that is
+not 2xx is retried after the next delay of the schedule, spread by jitter. An endpoint that
+has not succeeded for `webhook_disable_after_hours` is switched off and its owner told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from kit.logging import get_logger
+from kit.runtime import ServiceRuntime
+from services.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from services.integrations.settings import IntegrationsSettings
+from services.integrations.webhooks import repository, service, signing, ssrf
+
+log = get_logger(__name__)
+
+CLAIM_BATCH = 200
+EXCERPT = 1000
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: str
+    workspace_id: str
+    endpoint_id: str
+    url: str
+    body: str
+    attempt: int
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    excerpt: str
+    error: str | None
+    latency_ms: int
+    retry_after: float | None
+    headers: dict[str, str]
+
+
+class Dispatcher:
+    def __init__(self, runtime: ServiceRuntime, settings: IntegrationsSettings) -> None:
+        self._runtime = runtime
+        self._settings = settings
+        self._allowed = ssrf.parse_networks(settings.webhook_allow_networks)
+        self._inflight: defaultdict[str, int] = defaultdict(int)
+        self._limits: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._skip_locked = runtime.engine.dialect.name == "postgresql"
+        self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        unregister = service.on_queued(self.wake)
+        timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
+        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+        try:
+            async with httpx.AsyncClient(
+                timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
+            ) as client:
+                while True:
+                    try:
+                        claimed, crowded = await self._claim()
+                    except Exception as error:  # database away: keep the schedule, try later
+                        log.warning("webhook claim failed", error=repr(error))
+                        await asyncio.sleep(self._settings.dispatcher_poll_seconds)
+                        continue
+                    for item in claimed:
+                        task = asyncio.create_task(self._attempt(client, item))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
+                    if len(claimed) < CLAIM_BATCH and not crowded:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                self._wake.wait(), self._settings.dispatcher_poll_seconds
+                            )
+                        self._wake.clear()
+        finally:
+            unregister()
+            for task in list(self._tasks):
+                task.cancel()
+
+    # --- claiming --------------------------------------------------------------------------
+
+    def _busy(self) -> set[str]:
+        return {
+            endpoint_id
+            for endpoint_id, count in self._inflight.items()
+            if count >= self._limits.get(endpoint_id, self._settings.webhook_concurrency)
+        }
+
+    async def _claim(self) -> tuple[list[Claimed], bool]:
+        """What was claimed, and whether some due deliveries waited for a busy endpoint (then
+        the next claim, which leaves that endpoint out, follows at once)."""
+        moment = service.now()
+        claimed: list[Claimed] = []
+        crowded = False
+        async with self._runtime.unit_of_work() as uow:
+            rows = await repository.due(
+                uow.session,
+                moment,
+                busy=self._busy(),
+                limit=CLAIM_BATCH,
+                skip_locked=self._skip_locked,
+            )
+            if not rows:
+                return [], False
+            endpoints = await repository.endpoints_by_id(uow.session, {r.endpoint_id for r in rows})
+            taken: defaultdict[str, int] = defaultdict(int)
+            for delivery in rows:
+                endpoint = endpoints.get(delivery.endpoint_id)
+                if endpoint is None or not endpoint.enabled:
+                    delivery.status = "failed"
+                    delivery.finished_at = moment
+                    delivery.last_error = "the endpoint is switched off or gone"
+                    continue
+                self._limits[endpoint.id] = endpoint.max_concurrency
+                free = endpoint.max_concurrency - self._inflight[endpoint.id] - taken[endpoint.id]
+                if free <= 0:
+                    crowded = True
+                    continue  # stays due; taken when a slot frees up
+                taken[endpoint.id] += 1
+                delivery.attempts += 1
+                delivery.next_attempt_at = moment + self._lease
+                claimed.append(
+                    Claimed(
+                        delivery_id=delivery.id,
+                        workspace_id=delivery.workspace_id,
+                        endpoint_id=endpoint.id,
+                        url=endpoint.url,
+                        body=delivery.body,
+                        attempt=delivery.attempts,
+                        secrets=tuple(service.secrets_in_use(endpoint, moment)),
+                    )
+                )
+            await uow.commit()
+        for item in claimed:
+            self._inflight[item.endpoint_id] += 1
+        return claimed, crowded
+
+    # --- one attempt -----------------------------------------------------------------------
+
+    async def _attempt(self, client: httpx.AsyncClient, item: Claimed) -> None:
+        try:
+            outcome = await self._send(client, item)
+            await self._settle(item, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the lease brings it back; never lose the dispatcher
+            log.warning(
+                "webhook attempt not recorded", delivery=item.delivery_id, error=repr(error)
+            )
+        finally:
+            self._inflight[item.endpoint_id] -= 1
+            if self._inflight[item.endpoint_id] <= 0:
+                del self._inflight[item.endpoint_id]
+            self._wake.set()
+
+    async def _send(self, client: httpx.AsyncClient, item: Claimed) -> Outcome:
+        started = time.perf_counter()
+        moment = datetime.now(UTC)
+        headers = signing.headers(item.secrets, item.delivery_id, moment, item.body)
+        logged = {k: v for k, v in headers.items() if k != "webhook-signature"}
+
+        def elapsed() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            target = await ssrf.check(item.url, self._allowed)
+        except ssrf.TargetRefused as error:
+            return Outcome(None, "", str(error), elapsed(), None, logged)
+        headers["host"] = target.host_header
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        try:
+            response = await client.post(
+                target.connect_url,
+                content=item.body.encode(),
+                headers=headers,
+                extensions=extensions,
+            )
+        except httpx.TimeoutException:
+            return Outcome(None, "", "timed out", elapsed(), None, logged)
+        except httpx.HTTPError as error:
+            return Outcome(
+                None, "", f"{type(error).__name__}: {error}"[:500], elapsed(), None, logged
+            )
+        excerpt = response.text[:EXCERPT]
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = _retry_after(response.headers.get("retry-after"))
+        return Outcome(response.status_code, excerpt, None, elapsed(), retry_after, logged)
+
+    async def _settle(self, item: Claimed, outcome: Outcome) -> None:
+        moment = service.now()
+        async with self._runtime.unit_of_work() as uow:
+            delivery = await uow.session.get(WebhookDelivery, item.delivery_id)
+            endpoint = await uow.session.get(WebhookEndpoint, item.endpoint_id)
+            if delivery is None or endpoint is None:
+                return
+            uow.session.add(
+                WebhookAttempt(
+                    workspace_id=item.workspace_id,
+                    endpoint_id=item.endpoint_id,
+                    delivery_id=item.delivery_id,
+                    attempt=item.attempt,
+                    url=item.url,
+                    request_headers=outcome.headers,
+                    status_code=outcome.status_code,
+                    response_excerpt=outcome.excerpt,
+                    error=outcome.error,
+                    latency_ms=outcome.latency_ms,
+                    attempted_at=moment,
+                )
+            )
+            code = outcome.status_code
+            delivery.last_status_code = code
+            delivery.last_error = outcome.error
+            if code is not None and 200 <= code < 300:
+                delivery.status = "succeeded"
+                delivery.finished_at = moment
+                endpoint.failing_since = None
+            elif code == 410:
+                delivery.status = "failed"
+                delivery.finished_at = moment
+                reason = "the receiver answered 410 Gone"
+                if endpoint.source == "hook":
+                    reason = "the receiver answered 410 Gone: the subscription ended"
+                service.disable(uow, endpoint, reason)
+                await repository.fail_pending(uow.session, endpoint.id, moment, reason)
+            else:
+                self._schedule_retry(delivery, outcome, moment)
+                if endpoint.failing_since is None:
+                    endpoint.failing_since = moment
+                failing_for = moment - _aware(endpoint.failing_since)
+                if failing_for >= timedelta(hours=self._settings.webhook_disable_after_hours):
+                    hours = self._settings.webhook_disable_after_hours
+                    reason = f"no delivery succeeded for {hours:g} hours"
+                    service.disable(uow, endpoint, reason)
+                    await repository.fail_pending(uow.session, endpoint.id, moment, reason)
+            await uow.commit()
+
+    def _schedule_retry(
+        self, delivery: WebhookDelivery, outcome: Outcome, moment: datetime
+    ) -> None:
+        schedule = self._settings.webhook_retry_schedule
+        if delivery.attempts > len(schedule):
+            delivery.status = "failed"
+            delivery.finished_at = moment
+            return
+        delay = schedule[delivery.attempts - 1]
+        jitter = self._settings.webhook_retry_jitter
+        delay *= random.uniform(1 - jitter, 1 + jitter)  # noqa: S311 - spreading, not secrecy
+        if outcome.retry_after is not None:
+            delay = max(
+                delay, min(outcome.retry_after, self._settings.webhook_max_retry_after_seconds)
+            )
+        delivery.status = "pending"
+        delivery.next_attempt_at = moment + timedelta(seconds=delay)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds, or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (_aware(when) - datetime.now(UTC)).total_seconds())
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,288 @@
+"""Endpoints and what is queued for them.
+
+A delivery row is written in the same transaction as whatever caused it (the consumed
+event's inbox row, an admin's redelivery), so nothing accepted is lost; the dispatcher
+sends it later. Its id is the `webhook-id` of every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import event as orm_event
+
+from contracts.envelope import new_event_id
+from contracts.integrations import EndpointDisabled
+from kit import access
+from kit.auth import Principal
+from kit.http.problems import Problem
+from kit.uow import UnitOfWork
+from services.integrations.models import WebhookDelivery, WebhookEndpoint
+from services.integrations.settings import IntegrationsSettings
+from services.integrations.triggers.catalog import TRIGGERS, Record
+from services.integrations.webhooks import repository, signing, ssrf
+
+_WAKERS: set[Callable[[], None]] = set()
+"""Dispatchers of this process, woken when a transaction that queued deliveries commits."""
+
+
+def on_queued(waker: Callable[[], None]) -> Callable[[], None]:
+    _WAKERS.add(waker)
+    return lambda: _WAKERS.discard(waker)
+
+
+def _wake_after_commit(uow: UnitOfWork) -> None:
+    session = uow.session.sync_session
+    if session.info.get("wakes_dispatcher"):
+        return
+    session.info["wakes_dispatcher"] = True
+
+    def wake(_session: Any) -> None:
+        session.info.pop("wakes_dispatcher", None)
+        for waker in list(_WAKERS):
+            waker()
+
+    orm_event.listen(session, "after_commit", wake, once=True)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return new_event_id()
+
+
+# --- owners -------------------------------------------------------------------------------
+
+
+def owner_of(principal: Principal) -> dict[str, Any]:
+    return {
+        "subject": principal.subject,
+        "kind": principal.kind,
+        "role": principal.workspace_role,
+        "teams": list(principal.teams),
+        "scopes": list(principal.scopes),
+    }
+
+
+def principal_of(endpoint: WebhookEndpoint) -> Principal:
+    owner = endpoint.owner
+    return Principal(
+        subject=str(owner.get("subject", "")),
+        workspace_id=endpoint.workspace_id,
+        kind=owner.get("kind", "staff"),
+        workspace_role=owner.get("role", "member"),
+        teams=tuple(owner.get("teams", ())),
+        scopes=tuple(owner.get("scopes", ())),
+    )
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+
+def check_events(principal: Principal, events: Sequence[str], client_safe: bool) -> list[str]:
+    unknown = sorted(set(events) - set(TRIGGERS))
+    if unknown:
+        raise Problem(
+            422,
+            "unknown-event",
+            f"Unknown events: {', '.join(unknown)}.",
+            known=sorted(TRIGGERS),
+        )
+    if principal.kind not in ("staff", "service") and not client_safe:
+        raise Problem(403, "staff-only", "Only staff and API keys receive staff payloads.")
+    for key in events:
+        if TRIGGERS[key].staff_only and principal.kind not in ("staff", "service"):
+            raise Problem(403, "staff-only", f"The `{key}` trigger is for staff only.")
+    return sorted(set(events))
+
+
+async def checked_url(url: str, settings: IntegrationsSettings) -> str:
+    try:
+        await ssrf.check(url, ssrf.parse_networks(settings.webhook_allow_networks))
+    except ssrf.TargetRefused as error:
+        raise Problem(422, "url-refused", str(error)) from error
+    return url
+
+
+async def create_endpoint(
+    uow: UnitOfWork,
+    principal: Principal,
+    settings: IntegrationsSettings,
+    *,
+    url: str,
+    events: Sequence[str],
+    filters: dict[str, str],
+    client_safe: bool,
+    source: str,
+    description: str = "",
+    max_concurrency: int | None = None,
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        id=new_id(),
+        workspace_id=principal.workspace_id,
+        url=await checked_url(url, settings),
+        description=description,
+        events=check_events(principal, events, client_safe),
+        filters=filters,
+        client_safe=client_safe,
+        source=source,
+        owner_id=principal.subject,
+        owner=owner_of(principal),
+        secret=signing.new_secret(),
+        max_concurrency=max_concurrency or settings.webhook_concurrency,
+        enabled=True,
+        created_at=now(),
+    )
+    uow.session.add(endpoint)
+    return endpoint
+
+
+def rotate_secret(endpoint: WebhookEndpoint, settings: IntegrationsSettings) -> None:
+    """The new secret signs from now on; the old one also signs during the overlap."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now() + timedelta(
+        hours=settings.webhook_secret_overlap_hours
+    )
+    endpoint.secret = signing.new_secret()
+
+
+def secrets_in_use(endpoint: WebhookEndpoint, moment: datetime) -> list[str]:
+    in_use = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and _aware(expires) > moment:
+        in_use.append(endpoint.previous_secret)
+    return in_use
+
+
+def disable(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) -> None:
+    """Switch off and tell the owner (notifications mails them on the event)."""
+    if not endpoint.enabled:
+        return
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason[:200]
+    owner = endpoint.owner_id
+    uow.emit(
+        EndpointDisabled(
+            workspace_id=UUID(endpoint.workspace_id),
+            endpoint_id=UUID(endpoint.id),
+            url=endpoint.url,
+            owner_user_id=_user_id(owner),
+            reason=reason,
+        ),
+        workspace=endpoint.workspace_id,
+        subject=f"webhook-endpoint/{endpoint.id}",
+    )
+
+
+def _user_id(subject: str | None) -> UUID | None:
+    try:
+        return None if subject is None else UUID(subject)
+    except ValueError:
+        return None  # an API key registered it: there is no user to tell
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+
+def body_of(event_name: str, payload: dict[str, Any], at: datetime) -> str:
+    """The Standard Webhooks payload shape: type, timestamp, data."""
+    document = {"type": event_name, "timestamp": at.isoformat(), "data": payload}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def queue(
+    uow: UnitOfWork,
+    endpoint: WebhookEndpoint,
+    *,
+    event_name: str,
+    payload: dict[str, Any],
+    source_key: str,
+) -> WebhookDelivery:
+    moment = now()
+    delivery = WebhookDelivery(
+        id=f"msg_{new_id()}",
+        workspace_id=endpoint.workspace_id,
+        endpoint_id=endpoint.id,
+        source_key=source_key[:120],
+        event_name=event_name,
+        body=body_of(event_name, payload, moment),
+        status="pending",
+        attempts=0,
+        next_attempt_at=moment,
+        created_at=moment,
+    )
+    uow.session.add(delivery)
+    _wake_after_commit(uow)
+    return delivery
+
+
+def redeliver(uow: UnitOfWork, delivery: WebhookDelivery) -> None:
+    """Once more, with the same id, at once (whatever its state)."""
+    delivery.status = "pending"
+    delivery.next_attempt_at = now()
+    delivery.finished_at = None
+    _wake_after_commit(uow)
+
+
+async def fan_out(
+    uow: UnitOfWork, workspace_id: str, event_id: str, records: Sequence[Record]
+) -> int:
+    """Queue one delivery per (record, endpoint subscribed to it whose owner may see it)."""
+    if not records:
+        return 0
+    queued = 0
+    roles: dict[tuple[str, str], bool] = {}
+    for endpoint in await repository.enabled_endpoints(uow.session, workspace_id):
+        for record in records:
+            if record.trigger not in endpoint.events or not _matches(endpoint.filters, record):
+                continue
+            payload = record.client if endpoint.client_safe else record.staff
+            if payload is None:
+                continue
+            if not await _owner_sees(uow, endpoint, record.project_id, roles):
+                continue
+            queue(
+                uow,
+                endpoint,
+                event_name=record.trigger,
+                payload=payload,
+                source_key=f"{event_id}:{record.trigger}",
+            )
+            queued += 1
+    return queued
+
+
+def _matches(filters: dict[str, str], record: Record) -> bool:
+    for name, wanted in filters.items():
+        if name == "project_id" and record.project_id != wanted:
+            return False
+        if name == "type_id" and record.type_id != wanted:
+            return False
+    return True
+
+
+async def _owner_sees(
+    uow: UnitOfWork,
+    endpoint: WebhookEndpoint,
+    project_id: str | None,
+    roles: dict[tuple[str, str], bool],
+) -> bool:
+    owner = principal_of(endpoint)
+    if owner.is_admin:
+        return True
+    if project_id is None:
+        return False  # workspace-wide facts (new clients, unplaced time) are for admins
+    key = (endpoint.id, project_id)
+    if key not in roles:
+        roles[key] = await access.can(uow.session, owner, "view", project_id)
+    return roles[key]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,163 @@
+"""Reads and writes of the directory. Every write is one INSERT … ON CONFLICT, so two
+consumers handling events of the same row never race a read-then-write; a conflict update
+only touches a row of the same workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.models import (
+    DirectoryItem,
+    DirectoryPerson,
+    DirectoryProject,
+    DirectoryWorkspace,
+)
+
+Row = DirectoryItem | DirectoryPerson | DirectoryProject
+
+
+async def workspace(session: AsyncSession, workspace_id: str) -> DirectoryWorkspace | None:
+    return await session.get(DirectoryWorkspace, workspace_id)
+
+
+async def workspace_by_slug(session: AsyncSession, slug: str) -> DirectoryWorkspace | None:
+    return await session.scalar(
+        select(DirectoryWorkspace).where(DirectoryWorkspace.slug == slug).limit(1)
+    )
+
+
+async def person(session: AsyncSession, workspace_id: str, user_id: str) -> DirectoryPerson | None:
+    return await session.scalar(
+        select(DirectoryPerson).where(
+            DirectoryPerson.workspace_id == workspace_id, DirectoryPerson.id == user_id
+        )
+    )
+
+
+async def people(
+    session: AsyncSession, workspace_id: str, user_ids: Iterable[str]
+) -> dict[str, DirectoryPerson]:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        select(DirectoryPerson).where(
+            DirectoryPerson.workspace_id == workspace_id, DirectoryPerson.id.in_(ids)
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+async def person_by_email(
+    session: AsyncSession, workspace_id: str, email: str
+) -> DirectoryPerson | None:
+    """Addresses are compared case-insensitively (they are stored lower-cased)."""
+    return await session.scalar(
+        select(DirectoryPerson)
+        .where(DirectoryPerson.workspace_id == workspace_id, DirectoryPerson.email == email.lower())
+        .order_by(DirectoryPerson.id)
+        .limit(1)
+    )
+
+
+async def project_by_key(
+    session: AsyncSession, workspace_id: str, mail_key: str
+) -> DirectoryProject | None:
+    return await session.scalar(
+        select(DirectoryProject)
+        .where(
+            DirectoryProject.workspace_id == workspace_id,
+            DirectoryProject.mail_key == mail_key,
+            DirectoryProject.archived.is_(False),
+        )
+        .order_by(DirectoryProject.id)
+        .limit(1)
+    )
+
+
+async def item(session: AsyncSession, workspace_id: str, item_id: str) -> DirectoryItem | None:
+    return await session.scalar(
+        select(DirectoryItem).where(
+            DirectoryItem.workspace_id == workspace_id, DirectoryItem.id == item_id
+        )
+    )
+
+
+async def item_by_number(
+    session: AsyncSession, workspace_id: str, number: int
+) -> DirectoryItem | None:
+    return await session.scalar(
+        select(DirectoryItem).where(
+            DirectoryItem.workspace_id == workspace_id,
+            DirectoryItem.number == number,
+            DirectoryItem.deleted.is_(False),
+        )
+    )
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+async def save_workspace(
+    session: AsyncSession, row: Mapping[str, Any], update: Sequence[str]
+) -> None:
+    await _upsert(session, DirectoryWorkspace, row, update, fenced=False)
+
+
+async def save(
+    session: AsyncSession, model: type[Row], row: Mapping[str, Any], update: Sequence[str]
+) -> None:
+    """Insert `row`, or overwrite the `update` columns of the existing row of its workspace
+    (nothing, for an empty `update`: a creation that arrives after a change)."""
+    await _upsert(session, model, row, update, fenced=True)
+
+
+async def fill_blanks(
+    session: AsyncSession, model: type[Row], row: Mapping[str, Any], columns: Sequence[str]
+) -> None:
+    """Insert `row`, or fill only the text columns the existing row still holds blank."""
+    table = model.__table__
+    stmt = _insert(session, model).values(dict(row))
+    values = {
+        name: func.coalesce(func.nullif(table.c[name], ""), stmt.excluded[name]) for name in columns
+    }
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_=values,
+            where=table.c.workspace_id == stmt.excluded.workspace_id,
+        )
+    )
+
+
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+async def _upsert(
+    session: AsyncSession,
+    model: type[Any],
+    row: Mapping[str, Any],
+    update: Sequence[str],
+    *,
+    fenced: bool,
+) -> None:
+    stmt = _insert(session, model).values(dict(row))
+    if not update:
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+        return
+    where = model.__table__.c.workspace_id == stmt.excluded.workspace_id if fenced else None
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: stmt.excluded[name] for name in update},
+            where=where,
+        )
+    )

@@ -1,0 +1,1 @@
+"""A workspace's mail choices (what is mailed, branding, its own SMTP server) and templates."""

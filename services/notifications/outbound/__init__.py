@@ -1,0 +1,1 @@
+"""Mail out: a durable queue of one mail per (reason, recipient), drained by the sender."""
