@@ -274,8 +274,9 @@ class FeedApp(ServiceHarness):
             )
             return list(rows)
 
-    async def handled(self, envelope: Envelope) -> None:
-        """Wait until the feed consumer committed this event (its inbox row)."""
+    async def handled(self, envelope: Envelope, by: str = "feed") -> None:
+        """Wait until the consumer `by` (the feed's unless told) committed this event (its
+        inbox row)."""
         from kit.db.tables import INBOX
 
         async def done() -> bool:
@@ -283,7 +284,7 @@ class FeedApp(ServiceHarness):
                 row = (
                     await connection.execute(
                         select(INBOX.c.event_id).where(
-                            INBOX.c.consumer == "notifications.feed",
+                            INBOX.c.consumer == f"notifications.{by}",
                             INBOX.c.event_id == envelope.id,
                         )
                     )

@@ -3,11 +3,13 @@ forwarding delay; what they change in the feed; `channels_for` as mail-out asks 
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from contracts.tickets import CommentAdded, ItemStatusChanged
 from services.notifications.preferences.service import channels_for
 from tests.notifications import feed_harness
-from tests.notifications.feed_harness import FeedApp
+from tests.notifications.feed_harness import FeedApp, User, new_id, snapshot
 
 # The harness's session fixtures, shared by every feed test module.
 feed = feed_harness.feed
@@ -127,3 +129,46 @@ async def test_channels_for_answers_mail_out(feed: FeedApp) -> None:
         assert await channels_for(session, ws, bob.id, "comment") == {"mail", "in_app"}
         # An unknown kind (a rule's own) is delivered both ways until someone decides.
         assert await channels_for(session, ws, bob.id, "weekly-digest") == {"mail", "in_app"}
+
+
+async def test_follower_mail_follows_preferences(feed: FeedApp) -> None:
+    """Mail-out asks `channels_for` too: a kind taken off mail (or muted) sends no mail."""
+    team = await feed.team()
+    await feed.patch("/preferences", team.ann.token, json={"channels": {"comment": "in_app"}})
+    await feed.patch("/preferences", team.vendor.token, json={"channels": {"status": "off"}})
+    item = snapshot(new_id(), team.project_id, followers=[team.ann.id, team.bob.id, team.vendor.id])
+    comment = await feed.emit(
+        CommentAdded(
+            comment_id=uuid.uuid4(),
+            item=item,
+            author_id=uuid.UUID(team.manager.id),
+            visibility="public",
+            channel="app",
+            body="Proofs attached",
+        ),
+        team.workspace_id,
+        f"item/{item.id}",
+    )
+    moved = await feed.emit(
+        ItemStatusChanged(
+            item=item,
+            from_status_id=uuid.uuid4(),
+            from_category="open",
+            to_status_id=item.status_id,
+            to_category="in_progress",
+        ),
+        team.workspace_id,
+        f"item/{item.id}",
+    )
+    await feed.handled(comment)
+    await feed.handled(comment, by="mail-comments")
+    await feed.handled(moved, by="mail-status")
+
+    async def mailed(user: User) -> set[str]:
+        return {m.kind for m in await feed.mails_to(user)}
+
+    assert await mailed(team.bob) == {"comment", "status"}  # chose nothing
+    assert await mailed(team.ann) == {"status"}  # comments in the app only
+    assert await mailed(team.vendor) == {"comment"}  # status moves muted
+    # In the app, Ann still has the comment; Vic's muted kind adds nothing there either.
+    assert [n.kind for n in await feed.notices(team.ann)] == ["comment"]

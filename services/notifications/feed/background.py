@@ -7,7 +7,8 @@ from typing import Any
 
 from kit.runtime import ServiceRuntime
 from services.notifications.feed import live
-from services.notifications.feed.service import PUSH_BATCH, repeat
+from services.notifications.feed.forwarding import forward_round
+from services.notifications.feed.service import FORWARD_BATCH, PUSH_BATCH, repeat
 from services.notifications.settings import get_settings
 
 Task = tuple[str, Coroutine[Any, Any, Any]]
@@ -31,6 +32,16 @@ def feed_tasks(runtime: ServiceRuntime) -> Sequence[Task]:
                 live.push_round(hub),
                 interval=settings.feed_push_interval,
                 batch=PUSH_BATCH,
+            ),
+        ),
+        (
+            "feed-forward",
+            repeat(
+                "forward",
+                runtime.unit_of_work,
+                forward_round,
+                interval=settings.feed_forward_interval,
+                batch=FORWARD_BATCH,
             ),
         ),
     ]

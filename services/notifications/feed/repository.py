@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db.tables import ACCESS_GRANTS
-from services.notifications.models import FeedNotification
+from services.notifications.models import DirectoryProject, FeedNotification
 
 N = FeedNotification
 
@@ -170,3 +170,11 @@ async def project_managers(session: AsyncSession, workspace_id: str, project_id:
         )
     )
     return sorted(set(rows))
+
+
+async def project_name(session: AsyncSession, workspace_id: str, project_id: str) -> str | None:
+    return await session.scalar(
+        select(DirectoryProject.name).where(
+            DirectoryProject.workspace_id == workspace_id, DirectoryProject.id == project_id
+        )
+    )

@@ -7,7 +7,7 @@ default) applies to everyone who has not decided otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -154,3 +154,13 @@ def _as_channel(value: object, default: Channel) -> Channel:
 
 def _default_forward_minutes() -> int:
     return get_settings().feed_forward_after_minutes
+
+
+async def wanting_mail(
+    session: AsyncSession, workspace_id: str, user_ids: Iterable[str], kind: str
+) -> list[str]:
+    """Of these people, those who take `kind` by mail (in the given order): what mail-out asks
+    before mailing followers or a rule's recipients."""
+    wanted = list(dict.fromkeys(user_ids))
+    choices = await choices_for(session, workspace_id, wanted, kind)
+    return [user_id for user_id in wanted if "mail" in choices[user_id].channels]
