@@ -11,6 +11,8 @@ from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
 from services.notifications.app import create_app
 from services.notifications.directory.consumers import CONSUMERS as DIRECTORY_CONSUMERS
+from services.notifications.feed.background import feed_tasks
+from services.notifications.feed.consumers import CONSUMERS as FEED_CONSUMERS
 from services.notifications.inbound import listener
 from services.notifications.inbound.consumers import CONSUMERS as INBOUND_CONSUMERS
 from services.notifications.outbound.consumers import CONSUMERS as OUTBOUND_CONSUMERS
@@ -32,6 +34,8 @@ def background(runtime: ServiceRuntime) -> Sequence[tuple[str, Coroutine[Any, An
                 listener.serve(runtime.unit_of_work, parts.settings, parts.processor.wake),
             )
         )
+    # --- in-app feed: live push (Redis), pushing new notices, forwarding unread ones ---
+    tasks.extend(feed_tasks(runtime))
     return tasks
 
 
@@ -46,6 +50,7 @@ module = ServiceModule(
         *DIRECTORY_CONSUMERS,
         *OUTBOUND_CONSUMERS,
         *INBOUND_CONSUMERS,
+        *FEED_CONSUMERS,
     ],
     background=background,
 )

@@ -82,6 +82,20 @@ class NotificationsSettings(BaseSettings):
             path.chmod(0o600)
         return path.read_text().strip()
 
+    # --- in-app feed ---
+    feed_forward_after_minutes: int = Field(
+        default=5, ge=1, description="Unread notices are mailed after this (per-user preference)."
+    )
+    feed_push_interval: float = Field(
+        default=0.2, gt=0, description="Seconds between looks for notices not yet pushed live."
+    )
+    feed_forward_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between looks for unread notices to mail."
+    )
+    feed_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Live stream heartbeat (keeps proxies from closing it)."
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> NotificationsSettings:

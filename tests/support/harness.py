@@ -18,6 +18,7 @@ from kit.bus.base import OutgoingMessage
 from kit.db import OUTBOX
 from kit.db.engine import drop_database
 from kit.db.migrations import upgrade
+from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
 from kit.launcher.host import Host
 from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
@@ -83,6 +84,28 @@ class ServiceHarness:
             envelopes = [Envelope.from_json(payload) for payload in rows]
         return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
 
+    async def knows_workspace(self, workspace_id: str) -> bool:
+        """Whether the service's access projection holds the workspace."""
+        async with self.runtime.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(ACCESS_WORKSPACES.c.workspace_id).where(
+                        ACCESS_WORKSPACES.c.workspace_id == workspace_id
+                    )
+                )
+            ).first()
+        return row is not None
+
+    async def grant_projected(self, grant_id: str) -> bool:
+        """Whether the service's access projection holds the grant, live (not revoked)."""
+        async with self.runtime.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(ACCESS_GRANTS.c.role).where(ACCESS_GRANTS.c.grant_id == grant_id)
+                )
+            ).first()
+        return row is not None and row.role is not None
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -99,15 +122,28 @@ async def running_service(
     url = settings.database_url_for(module.name)
     await drop_database(url)
     await asyncio.to_thread(upgrade, module.migrations, url)
+    try:
+        async with serving(module, settings) as running:
+            yield running
+    finally:
+        await drop_database(url)
+
+
+@asynccontextmanager
+async def serving(
+    module: ServiceModule, settings: Settings
+) -> AsyncIterator[tuple[str, Host, httpx.AsyncClient]]:
+    """One more process of a service whose database is already migrated (e.g. a second
+    replica on the same database), served on `settings.port` until the block ends."""
     host = Host(settings, [module])
-    serving = asyncio.create_task(host.serve("127.0.0.1", settings.port))
+    task = asyncio.create_task(host.serve("127.0.0.1", settings.port))
     base = f"http://127.0.0.1:{settings.port}/api/{module.name}"
     try:
         async with httpx.AsyncClient(timeout=30) as client:
 
             async def up() -> bool:
-                if serving.done():
-                    raise AssertionError(f"the {module.name} service stopped: {serving.result()}")
+                if task.done():
+                    raise AssertionError(f"the {module.name} service stopped: {task.result()}")
                 try:
                     return (await client.get(f"{base}/healthz")).status_code == 200
                 except httpx.TransportError:
@@ -117,5 +153,4 @@ async def running_service(
             yield base, host, client
     finally:
         host.request_stop()
-        await asyncio.wait_for(serving, 30)
-        await drop_database(url)
+        await asyncio.wait_for(task, 30)

@@ -32,7 +32,6 @@ from contracts.identity import (
     WorkspaceCreated,
 )
 from contracts.tickets import ItemCreated, ItemSnapshot, ProjectCreated, StatusCategory
-from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.timetracking.models import (
@@ -165,7 +164,7 @@ class TimetrackingApp(ServiceHarness):
             workspace_id,
             f"workspace/{workspace_id}",
         )
-        await eventually(lambda: self._knows_workspace(workspace_id), timeout=10)
+        await eventually(lambda: self.knows_workspace(workspace_id), timeout=10)
         await eventually(lambda: self._knows_person(admin_id), timeout=10)
         admin = User(admin_id, self.token(workspace_id, admin_id, role="admin"), workspace_id)
         return Workspace(workspace_id, admin)
@@ -269,7 +268,7 @@ class TimetrackingApp(ServiceHarness):
             workspace_id,
             f"project/{project_id}",
         )
-        await eventually(lambda: self._grant_projected(grant_id), timeout=10)
+        await eventually(lambda: self.grant_projected(grant_id), timeout=10)
         return grant_id
 
     async def _announce_user(
@@ -339,26 +338,6 @@ class TimetrackingApp(ServiceHarness):
 
     async def _knows_person(self, user_id: str) -> bool:
         return await self._has(PersonRef, user_id, lambda r: bool(r.email))
-
-    async def _knows_workspace(self, workspace_id: str) -> bool:
-        async with self.runtime.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ACCESS_WORKSPACES.c.workspace_id).where(
-                        ACCESS_WORKSPACES.c.workspace_id == workspace_id
-                    )
-                )
-            ).first()
-        return row is not None
-
-    async def _grant_projected(self, grant_id: str) -> bool:
-        async with self.runtime.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ACCESS_GRANTS.c.role).where(ACCESS_GRANTS.c.grant_id == grant_id)
-                )
-            ).first()
-        return row is not None and row.role is not None
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,15 @@ from services.notifications.directory import repository as directory
 from services.notifications.models import DirectoryPerson, MailSettings, MailTemplate
 from services.notifications.outbound.service import queue_mail, queue_mail_to_address
 from services.notifications.outbound.templates import Source, default_source, render_kind
+from services.notifications.preferences import service as preferences
 from services.notifications.textparts import html_to_text, sanitise_html
 
 log = get_logger(__name__)
 
 INSIDERS = frozenset({"staff", "collaborator"})
+FOLLOWER_KINDS = frozenset({"comment", "status"})
+"""Follower mail a person may take off mail (or mute) in their preferences; acknowledgements
+of their own requests are always sent."""
 ACKNOWLEDGED_CHANNELS = frozenset({"email", "portal", "form"})
 
 
@@ -163,6 +167,8 @@ async def on_send_message(envelope: Envelope, uow: UnitOfWork) -> None:
     rendered = render_kind(source, "message", context)
     key = f"message:{envelope.id}"
     item_id = item.id if item is not None else None
+    # --- preferences: a rule's message follows its recipients' choice for its kind ---
+    allowed = await preferences.wanting_mail(uow.session, workspace_id, allowed, command.kind)
     for user_id in allowed:
         await queue_mail(
             uow,
@@ -269,6 +275,9 @@ async def _queue_all(
     context: dict[str, Any],
     item: ItemSnapshot,
 ) -> None:
+    # --- preferences: followers who took this kind off mail get none ---
+    if kind in FOLLOWER_KINDS:
+        user_ids = await preferences.wanting_mail(uow.session, workspace_id, user_ids, kind)
     source = await _source(uow, workspace_id, kind)
     people = await directory.people(uow.session, workspace_id, user_ids)
     for user_id in user_ids:

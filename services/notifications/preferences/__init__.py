@@ -1,0 +1,1 @@
+"""Per-person notification preferences: a channel per notice kind, and the forwarding delay."""
