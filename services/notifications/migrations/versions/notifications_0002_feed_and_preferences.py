@@ -1,7 +1,7 @@
 """in-app feed and notification preferences
 
-Revision ID: notifications_feed_0001
-Revises: kit_0001
+Revision ID: notifications_0002
+Revises: notifications_0001
 Create Date: 2026-12-01 07:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "notifications_feed_0001"
-down_revision: str | None = "kit_0001"
+revision: str = "notifications_0002"
+down_revision: str | None = "notifications_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
