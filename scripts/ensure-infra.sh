@@ -85,20 +85,41 @@ ensure_redis() {
 # --- RabbitMQ --------------------------------------------------------------
 amqp_up() { tcp_open "$HOST" 5672; }
 
+# A broker out of file descriptors (every quorum queue holds some) keeps its port open
+# but never answers the AMQP greeting: probe the protocol header, not just the port.
+amqp_answers() {
+    timeout 10 bash -c "exec 3<>/dev/tcp/$HOST/5672 && printf 'AMQP\\x00\\x00\\x09\\x01' >&3 \
+        && head -c 1 <&3 | od -An -tx1 | grep -q 01" 2> /dev/null
+}
+
+start_rabbitmq() {
+    # The Debian start script switches to the rabbitmq user through su, whose PAM limits
+    # decide the broker's open-file limit; the default 1024 is too few for many queues.
+    if [[ $EUID -eq 0 && -d /etc/security/limits.d && ! -e /etc/security/limits.d/rabbitmq.conf ]]; then
+        echo "rabbitmq - nofile 20000" > /etc/security/limits.d/rabbitmq.conf
+    fi
+    say "starting RabbitMQ"
+    rabbitmq-server -detached || true
+}
+
 ensure_rabbitmq() {
     if [[ -n "${DESKLINE_TEST_AMQP_URL:-}" ]]; then
         say "RabbitMQ: DESKLINE_TEST_AMQP_URL is set, not checking the local broker"
         return 0
     fi
     if amqp_up; then
-        return 0
+        if amqp_answers || ! have rabbitmqctl || [[ $EUID -ne 0 ]]; then
+            return 0
+        fi
+        say "RabbitMQ accepts connections but does not answer: restarting it"
+        timeout 60 rabbitmqctl stop > /dev/null 2>&1 || pkill -9 -u rabbitmq beam.smp || true
+        sleep 2
     fi
     if ! have rabbitmq-server; then
         missing+=("RabbitMQ (nothing answers on $HOST:5672 and rabbitmq-server is not installed; set DESKLINE_TEST_AMQP_URL or install rabbitmq-server)")
         return 0
     fi
-    say "starting RabbitMQ"
-    rabbitmq-server -detached || true
+    start_rabbitmq
     if have rabbitmqctl; then
         timeout "$WAIT_SECONDS" rabbitmqctl await_startup > /dev/null 2>&1 || true
     fi

@@ -119,6 +119,12 @@ async def test_retry_after_and_redirects(integrations: IntegrationsApp, receiver
     await received(receiver, moved, 2)
     assert receiver.at("/elsewhere") == []  # the redirect was not followed
 
+    # Outcomes are recorded in batches after the receiver answered: wait for both.
+    async def both_logged() -> bool:
+        deliveries = await integrations.deliveries(ws, limited_endpoint["id"])
+        return len(deliveries) == 1 and len(deliveries[0]["log"]) == 2
+
+    await eventually(both_logged, timeout=10)
     [delivery] = await integrations.deliveries(ws, limited_endpoint["id"])
     first, second = delivery["log"]
     waited = (_parse(second["attempted_at"]) - _parse(first["attempted_at"])).total_seconds()
