@@ -331,6 +331,19 @@ class AddFollower(EventData):
 
 
 @registry.event(
+    "tickets.command.remove_follower.v1",
+    source=SOURCE,
+    summary="Stop someone following an item.",
+    command=True,
+)
+class RemoveFollower(EventData):
+    workspace_id: UUID
+    item_id: UUID
+    user_id: UUID
+    origin: CommandOrigin = Field(default_factory=CommandOrigin)
+
+
+@registry.event(
     "tickets.command.post_comment.v1",
     source=SOURCE,
     summary="Post a public reply or a private note on an item (e.g. an automatic reply).",

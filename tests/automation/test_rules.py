@@ -327,3 +327,33 @@ async def test_round_robin_assigns_the_team_s_members_in_turn(
         [command] = await automation.published_about("tickets.command.assign.v1", item_id)
         chosen.append(command["user_ids"][0])
     assert chosen == [members[0], members[1], members[2], members[0]]
+
+
+async def test_rules_add_and_remove_followers(
+    automation: AutomationApp, workspace: Workspace
+) -> None:
+    ws = workspace
+    watcher, leaver = await automation.add_user(ws.id), await automation.add_user(ws.id)
+    rule = (
+        await automation.post(
+            "/rules",
+            ws.admin,
+            json={
+                "name": "Hand over the watch",
+                "trigger": {"kind": "item_created"},
+                "actions": [
+                    {"type": "add_follower", "user_id": watcher},
+                    {"type": "remove_follower", "user_id": leaver},
+                ],
+            },
+        )
+    ).json()
+    item_id = await automation.create_item(ws)
+
+    async def fired() -> bool:
+        return await automation.executions_count(rule["id"]) >= 1
+
+    await eventually(fired, timeout=10)
+    [added] = await automation.published_about("tickets.command.add_follower.v1", item_id)
+    [removed] = await automation.published_about("tickets.command.remove_follower.v1", item_id)
+    assert added["user_id"] == watcher and removed["user_id"] == leaver

@@ -9,7 +9,7 @@ from typing import Any
 
 from contracts import Envelope, registry
 from contracts.notifications import EmailReceived
-from contracts.tickets import PostComment, SetStatus
+from contracts.tickets import AddFollower, PostComment, RemoveFollower, SetStatus
 from contracts.timetracking import TimeLogged
 from tests.conftest import eventually
 from tests.tickets.conftest import TicketsApp
@@ -154,3 +154,40 @@ async def test_automation_commands_act_once_even_when_redelivered(tickets: Ticke
     assert [c["channel"] for c in comments] == ["rule"], "one comment for two deliveries"
     changes = await tickets.published("tickets.item.status_changed.v1", ws.id)
     assert len(changes) == 1
+
+
+async def test_a_rule_adds_and_removes_a_follower_once_each(tickets: TicketsApp) -> None:
+    ws = await tickets.new_workspace()
+    ticket = (
+        await tickets.post(
+            "/items", ws.admin_token, json={"project_id": ws.support_project_id, "title": "Watch"}
+        )
+    ).json()
+    workspace, item_id = uuid.UUID(ws.id), uuid.UUID(ticket["id"])
+    vendor = await tickets.add_user(ws.id, kind="collaborator")
+    await tickets.grant(ws.id, ws.support_project_id, vendor.id, "editor")
+    person = uuid.UUID(vendor.id)
+    origin: dict[str, Any] = {"rule_id": uuid.uuid4(), "depth": 1}
+    adding = AddFollower(workspace_id=workspace, item_id=item_id, user_id=person, origin=origin)
+    await deliver_twice(tickets, registry.envelope(adding, source="automation", workspace=ws.id))
+
+    async def follows() -> bool:
+        return person in {
+            uuid.UUID(f)
+            for f in (await item(tickets, ws.admin_token, ticket["id"]))["follower_ids"]
+        }
+
+    await eventually(follows, timeout=10)
+    # Followers of a new item travel in its created event; only the vendor is added later.
+    assert len(await tickets.published("tickets.follower.added.v1", ws.id)) == 1
+    removal = RemoveFollower(workspace_id=workspace, item_id=item_id, user_id=person, origin=origin)
+    await deliver_twice(tickets, registry.envelope(removal, source="automation", workspace=ws.id))
+
+    async def removed() -> bool:
+        return person not in {
+            uuid.UUID(f)
+            for f in (await item(tickets, ws.admin_token, ticket["id"]))["follower_ids"]
+        }
+
+    await eventually(removed, timeout=10)
+    assert len(await tickets.published("tickets.follower.removed.v1", ws.id)) == 1

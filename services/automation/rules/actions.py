@@ -25,6 +25,7 @@ from contracts.tickets import (
     Assign,
     CommandOrigin,
     PostComment,
+    RemoveFollower,
     SetField,
     SetPercentComplete,
     SetStatus,
@@ -111,8 +112,9 @@ async def _perform(run: Run, action: Action) -> Result:
     elif isinstance(action, FollowerAction):
         user = run.facts.actor_id if action.the_actor else action.user_id
         if not user:
-            raise Skip("nobody to add as follower")
-        command = AddFollower(
+            raise Skip("nobody to add or remove as follower")
+        follower_command = AddFollower if action.type == "add_follower" else RemoveFollower
+        command = follower_command(
             workspace_id=workspace, item_id=item_id, user_id=uuid.UUID(user), origin=origin
         )
     elif isinstance(action, CommentAction):

@@ -188,7 +188,7 @@ class AssignAction(_Strict):
 
 
 class FollowerAction(_Strict):
-    type: Literal["add_follower"] = "add_follower"
+    type: Literal["add_follower", "remove_follower"] = "add_follower"
     user_id: str | None = Field(default=None, max_length=36)
     the_actor: bool = Field(default=False, description="Whoever caused the event.")
 

@@ -15,6 +15,7 @@ from contracts.tickets import (
     Assign,
     CommandOrigin,
     PostComment,
+    RemoveFollower,
     SetField,
     SetPercentComplete,
     SetStatus,
@@ -142,6 +143,8 @@ async def _run(uow: UnitOfWork, actor: Principal, item_id: str, command: Any) ->
         await service.assign(uow, actor, item_id, wanted)
     elif isinstance(command, AddFollower):
         await service.follow(uow, actor, item_id, str(command.user_id))
+    elif isinstance(command, RemoveFollower):
+        await service.unfollow(uow, actor, item_id, str(command.user_id))
     elif isinstance(command, PostComment):
         from services.tickets.conversation import service as conversation
 
@@ -161,6 +164,7 @@ COMMANDS = [
     "tickets.command.set_field.v1",
     "tickets.command.assign.v1",
     "tickets.command.add_follower.v1",
+    "tickets.command.remove_follower.v1",
     "tickets.command.post_comment.v1",
     "tickets.command.set_percent_complete.v1",
 ]
