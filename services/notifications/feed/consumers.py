@@ -21,6 +21,7 @@ from kit.consumers import Consumer
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
+from services.notifications.directory.recipients import message_audience
 from services.notifications.feed import audience, repository, service
 from services.notifications.feed.service import Notice
 from services.notifications.feed.text import excerpt, mentioned_addresses, plain
@@ -230,24 +231,8 @@ async def on_send_message(envelope: Envelope, uow: UnitOfWork) -> None:
         if command.item_id
         else None
     )
-    named: list[str] = []
-    addresses: list[str] = []
-    staff_only: set[str] = set()
-    for recipient in command.recipients:
-        if recipient.user_id is not None:
-            named.append(str(recipient.user_id))
-        elif recipient.email:
-            addresses.append(recipient.email.lower())
-        elif recipient.role is not None and item is not None:
-            if recipient.role == "requester" and item.requester_id:
-                named.append(item.requester_id)
-            elif recipient.role == "assignees":
-                named.extend(item.assignee_ids)
-            elif recipient.role in ("followers", "staff_followers"):
-                named.extend(item.follower_ids)
-                if recipient.role == "staff_followers":
-                    staff_only.update(item.follower_ids)
-    named.extend(await audience.by_addresses(uow.session, workspace_id, addresses))
+    wanted = await message_audience(uow.session, workspace_id, command.recipients, item)
+    named, staff_only = wanted.user_ids, wanted.insiders_only
     known = await audience.people(uow.session, workspace_id, named)
     private = command.visibility == "private"
     chosen = [

@@ -18,6 +18,7 @@ from contracts.tickets import CommentAdded, ItemCreated, ItemSnapshot, ItemStatu
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
+from services.notifications.directory.recipients import message_audience
 from services.notifications.models import DirectoryPerson, MailSettings, MailTemplate
 from services.notifications.outbound.service import queue_mail, queue_mail_to_address
 from services.notifications.outbound.templates import Source, default_source, render_kind
@@ -121,26 +122,10 @@ async def on_send_message(envelope: Envelope, uow: UnitOfWork) -> None:
         if command.item_id
         else None
     )
-    user_ids: list[str] = []
-    addresses: list[str] = []
-    insiders_only: set[str] = set()  # on the list only as staff followers
-    named: set[str] = set()
-    for recipient in command.recipients:
-        if recipient.user_id is not None:
-            named.add(str(recipient.user_id))
-        elif recipient.email:
-            known = await directory.person_by_email(uow.session, workspace_id, recipient.email)
-            if known is not None:
-                named.add(known.id)
-            elif not private:  # an address nobody vouches for never gets private content
-                addresses.append(recipient.email)
-        elif recipient.role is not None and item is not None:
-            members = _role_members(
-                recipient.role, item.requester_id, item.assignee_ids, item.follower_ids
-            )
-            (insiders_only if recipient.role == "staff_followers" else named).update(members)
-    insiders_only -= named
-    user_ids = sorted(named | insiders_only)
+    audience = await message_audience(uow.session, workspace_id, command.recipients, item)
+    user_ids, insiders_only = audience.user_ids, audience.insiders_only
+    # An address nobody vouches for never gets private content.
+    addresses = [] if private else audience.addresses
     people = await directory.people(uow.session, workspace_id, user_ids)
     allowed = [
         user_id
@@ -231,16 +216,6 @@ async def on_invitation_created(envelope: Envelope, uow: UnitOfWork) -> None:
         text=rendered.text,
         html=rendered.html,
     )
-
-
-def _role_members(
-    role: str, requester_id: str | None, assignee_ids: list[str], follower_ids: list[str]
-) -> list[str]:
-    if role == "requester":
-        return [requester_id] if requester_id else []
-    if role == "assignees":
-        return list(assignee_ids)
-    return list(follower_ids)  # followers, staff_followers (filtered by kind afterwards)
 
 
 # --- shared ---------------------------------------------------------------------------------
