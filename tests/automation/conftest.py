@@ -32,7 +32,6 @@ from contracts.tickets import (
     TypeChanged,
 )
 from kit.db.engine import create_engine
-from kit.db.tables import ACCESS_WORKSPACES
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from kit.uow import UnitOfWork
@@ -104,7 +103,7 @@ class AutomationApp(ServiceHarness):
             workspace_id,
             f"workspace/{workspace_id}",
         )
-        await eventually(lambda: self._knows_workspace(workspace_id), timeout=10)
+        await eventually(lambda: self.knows_workspace(workspace_id), timeout=10)
         item_type = await self.add_type(workspace_id)
         token = self.token(workspace_id, admin_id, role="admin")
         return Workspace(workspace_id, admin_id, token, item_type, new_id())
@@ -288,17 +287,6 @@ class AutomationApp(ServiceHarness):
     async def _has(self, model: type[Any], key: str) -> bool:
         async with self.runtime.session_factory() as session:
             return await session.get(model, key) is not None
-
-    async def _knows_workspace(self, workspace_id: str) -> bool:
-        async with self.runtime.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ACCESS_WORKSPACES.c.workspace_id).where(
-                        ACCESS_WORKSPACES.c.workspace_id == workspace_id
-                    )
-                )
-            ).first()
-        return row is not None
 
 
 def _about(data: dict[str, Any], item_id: str) -> bool:

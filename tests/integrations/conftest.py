@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from contracts.identity import GrantGiven, ProjectRole
+from contracts.identity import ProjectRole
 from contracts.tickets import CommentAdded, ItemCreated, ItemSnapshot, ItemUpdated
 from kit.settings import Settings
 from kit.testing.infra import database_url
@@ -135,19 +135,7 @@ class IntegrationsApp(ServiceHarness):
     async def grant(
         self, workspace_id: str, project_id: str, user_id: str, role: ProjectRole
     ) -> None:
-        grant_id = new_id()
-        await self.emit(
-            GrantGiven(
-                grant_id=uuid.UUID(grant_id),
-                workspace_id=uuid.UUID(workspace_id),
-                project_id=uuid.UUID(project_id),
-                subject_type="user",
-                subject_id=uuid.UUID(user_id),
-                role=role,
-            ),
-            workspace_id,
-            f"project/{project_id}",
-        )
+        await self.give_grant(workspace_id, project_id, user_id, role)
 
     async def endpoint(self, ws: Workspace, url: str, events: Sequence[str], **extra: Any) -> Any:
         response = await self.post(

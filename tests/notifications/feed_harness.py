@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 
 from contracts import Envelope, registry
-from contracts.identity import GrantGiven, ProjectRole, UserCreated, UserKind, WorkspaceCreated
+from contracts.identity import ProjectRole, UserCreated, UserKind, WorkspaceCreated
 from contracts.tickets import ItemAssigned, ItemSnapshot, ProjectCreated
 from kit.settings import Settings
 from kit.testing.infra import database_url
@@ -203,22 +203,9 @@ class FeedApp(ServiceHarness):
         silent: bool = True,
         granted_by: str | None = None,
     ) -> Envelope:
-        grant_id = new_id()
-        envelope = await self.emit(
-            GrantGiven(
-                grant_id=uuid.UUID(grant_id),
-                workspace_id=uuid.UUID(workspace_id),
-                project_id=uuid.UUID(project_id),
-                subject_type="user",
-                subject_id=uuid.UUID(user_id),
-                role=role,
-                silent=silent,
-                granted_by=uuid.UUID(granted_by) if granted_by else None,
-            ),
-            workspace_id,
-            f"project/{project_id}",
+        _, envelope = await self.give_grant(
+            workspace_id, project_id, user_id, role, silent=silent, granted_by=granted_by
         )
-        await eventually(lambda: self.grant_projected(grant_id), timeout=10)
         return envelope
 
     async def team(self) -> Team:

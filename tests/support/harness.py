@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import uuid6
 from sqlalchemy import select
 
 from contracts import Envelope, EventData, registry
+from contracts.identity import GrantGiven, ProjectRole
 from kit.bus.base import OutgoingMessage
 from kit.db import OUTBOX
 from kit.db.engine import drop_database
@@ -96,15 +99,51 @@ class ServiceHarness:
             ).first()
         return row is not None
 
-    async def grant_projected(self, grant_id: str) -> bool:
-        """Whether the service's access projection holds the grant, live (not revoked)."""
+    async def grant_role(self, grant_id: str) -> str | None:
+        """The role the service's access projection holds for the grant (None: unknown or
+        revoked)."""
         async with self.runtime.engine.connect() as connection:
             row = (
                 await connection.execute(
                     select(ACCESS_GRANTS.c.role).where(ACCESS_GRANTS.c.grant_id == grant_id)
                 )
             ).first()
-        return row is not None and row.role is not None
+        return None if row is None else row.role
+
+    async def grant_projected(self, grant_id: str) -> bool:
+        """Whether the service's access projection holds the grant, live (not revoked)."""
+        return await self.grant_role(grant_id) is not None
+
+    async def give_grant(
+        self,
+        workspace_id: str,
+        project_id: str,
+        subject_id: str,
+        role: ProjectRole,
+        *,
+        subject_type: Literal["user", "team"] = "user",
+        silent: bool = False,
+        granted_by: str | None = None,
+    ) -> tuple[str, Envelope]:
+        """Share a project as identity would; returns the grant id and its event once the
+        service's access projection holds it."""
+        grant_id = str(uuid6.uuid7())
+        envelope = await self.emit(
+            GrantGiven(
+                grant_id=uuid.UUID(grant_id),
+                workspace_id=uuid.UUID(workspace_id),
+                project_id=uuid.UUID(project_id),
+                subject_type=subject_type,
+                subject_id=uuid.UUID(subject_id),
+                role=role,
+                silent=silent,
+                granted_by=uuid.UUID(granted_by) if granted_by else None,
+            ),
+            workspace_id,
+            f"project/{project_id}",
+        )
+        await eventually(lambda: self.grant_projected(grant_id), timeout=10)
+        return grant_id, envelope
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 import pytest
@@ -21,18 +21,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 
 from contracts.identity import (
     ClientVisibility,
-    GrantGiven,
     GrantRevoked,
     ProjectRole,
     UserCreated,
     UserKind,
     WorkspaceCreated,
 )
-from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
 from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
 from kit.settings import Settings
@@ -236,7 +233,7 @@ class TicketsApp(ServiceHarness):
         handles its queue in order, and this waits for a fresh workspace (with its admin) to
         pass through all of them."""
         ws = await self.new_workspace()
-        await eventually(lambda: self._has_visibility(ws.id), timeout=10)
+        await eventually(lambda: self.knows_workspace(ws.id), timeout=10)
 
     async def grant(
         self,
@@ -245,23 +242,12 @@ class TicketsApp(ServiceHarness):
         subject_id: str,
         role: ProjectRole,
         *,
-        subject_type: str = "user",
+        subject_type: Literal["user", "team"] = "user",
     ) -> str:
         """Share a project as identity would; returns the grant id once it is projected."""
-        grant_id = new_id()
-        await self.emit(
-            GrantGiven(
-                grant_id=uuid.UUID(grant_id),
-                workspace_id=uuid.UUID(workspace_id),
-                project_id=uuid.UUID(project_id),
-                subject_type="team" if subject_type == "team" else "user",
-                subject_id=uuid.UUID(subject_id),
-                role=role,
-            ),
-            workspace_id,
-            f"project/{project_id}",
+        grant_id, _ = await self.give_grant(
+            workspace_id, project_id, subject_id, role, subject_type=subject_type
         )
-        await eventually(lambda: self._grant_role_is(grant_id, role), timeout=10)
         return grant_id
 
     async def revoke(
@@ -278,7 +264,7 @@ class TicketsApp(ServiceHarness):
             workspace_id,
             f"project/{project_id}",
         )
-        await eventually(lambda: self._grant_role_is(grant_id, None), timeout=10)
+        await eventually(lambda: self._grant_gone(grant_id), timeout=10)
 
     # --- looking inside --------------------------------------------------------------------
 
@@ -294,25 +280,8 @@ class TicketsApp(ServiceHarness):
         async with self.runtime.session_factory() as session:
             return await session.get(WorkspaceDefaults, workspace_id) is not None
 
-    async def _has_visibility(self, workspace_id: str) -> bool:
-        async with self.runtime.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ACCESS_WORKSPACES.c.workspace_id).where(
-                        ACCESS_WORKSPACES.c.workspace_id == workspace_id
-                    )
-                )
-            ).first()
-        return row is not None
-
-    async def _grant_role_is(self, grant_id: str, role: str | None) -> bool:
-        async with self.runtime.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ACCESS_GRANTS.c.role).where(ACCESS_GRANTS.c.grant_id == grant_id)
-                )
-            ).first()
-        return row is not None and row.role == role
+    async def _grant_gone(self, grant_id: str) -> bool:
+        return await self.grant_role(grant_id) is None
 
 
 def tickets_settings(database: str, namespace: str, var_dir: Path) -> Settings:

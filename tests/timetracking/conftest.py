@@ -25,7 +25,6 @@ from sqlalchemy import select, update
 
 from contracts.identity import (
     ClientOrganisationCreated,
-    GrantGiven,
     ProjectRole,
     UserCreated,
     UserKind,
@@ -255,20 +254,9 @@ class TimetrackingApp(ServiceHarness):
         subject_type: Literal["user", "team"] = "user",
     ) -> str:
         """Share a project as identity would; returns the grant id once it is projected."""
-        grant_id = new_id()
-        await self.emit(
-            GrantGiven(
-                grant_id=uuid.UUID(grant_id),
-                workspace_id=uuid.UUID(workspace_id),
-                project_id=uuid.UUID(project_id),
-                subject_type=subject_type,
-                subject_id=uuid.UUID(subject_id),
-                role=role,
-            ),
-            workspace_id,
-            f"project/{project_id}",
+        grant_id, _ = await self.give_grant(
+            workspace_id, project_id, subject_id, role, subject_type=subject_type
         )
-        await eventually(lambda: self.grant_projected(grant_id), timeout=10)
         return grant_id
 
     async def _announce_user(
