@@ -64,12 +64,13 @@ class Receiver:
     `"hang"` (until `release()` or 35 s). Unscripted requests get 200."""
 
     port: int = 0
+    host: str = "127.0.0.1"
     scripts: dict[str, list[Any]] = field(default_factory=dict)
     got: list[Received] = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def new_path(self) -> str:
         return f"/hook/{uuid.uuid4().hex[:12]}"
@@ -102,21 +103,30 @@ class Receiver:
         await Response(b"ok", status_code=int(answer), headers=headers)(scope, receive, send)
 
 
-@pytest.fixture(scope="session")
-async def receiver() -> AsyncIterator[Receiver]:
-    app = Receiver(port=free_port())
+@contextlib.asynccontextmanager
+async def serving_receiver(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Receiver]:
+    """A receiver listening on `host` (any address of 127.0.0.0/8 is this machine's)."""
+    app = Receiver(port=port or free_port(), host=host)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=app.port, log_config=None, access_log=False)
+        uvicorn.Config(app, host=host, port=app.port, log_config=None, access_log=False)
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
             raise AssertionError("the receiver did not start")
         await asyncio.sleep(0.02)
-    yield app
-    app.release()
-    server.should_exit = True
-    await serving
+    try:
+        yield app
+    finally:
+        app.release()
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture(scope="session")
+async def receiver() -> AsyncIterator[Receiver]:
+    async with serving_receiver() as app:
+        yield app
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ def _wake_after_commit(uow: UnitOfWork) -> None:
     orm_event.listen(session, "after_commit", wake, once=True)
 
 
+Clock = Callable[[], datetime]
+"""What "now" is for the delivery schedule: `now` in production; tests step through days."""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -102,9 +106,9 @@ def check_events(principal: Principal, events: Sequence[str], client_safe: bool)
     return sorted(set(events))
 
 
-async def checked_url(url: str, settings: IntegrationsSettings) -> str:
+async def checked_url(url: str, guard: ssrf.Guard) -> str:
     try:
-        await ssrf.check(url, ssrf.parse_networks(settings.webhook_allow_networks))
+        await guard.check(url)
     except ssrf.TargetRefused as error:
         raise Problem(422, "url-refused", str(error)) from error
     return url
@@ -114,6 +118,7 @@ async def create_endpoint(
     uow: UnitOfWork,
     principal: Principal,
     settings: IntegrationsSettings,
+    guard: ssrf.Guard,
     *,
     url: str,
     events: Sequence[str],
@@ -126,7 +131,7 @@ async def create_endpoint(
     endpoint = WebhookEndpoint(
         id=new_id(),
         workspace_id=principal.workspace_id,
-        url=await checked_url(url, settings),
+        url=await checked_url(url, guard),
         description=description,
         events=check_events(principal, events, client_safe),
         filters=filters,
