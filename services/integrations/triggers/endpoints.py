@@ -175,6 +175,9 @@ class Me(BaseModel):
     kind: str
     workspace_role: str
     scopes: list[str]
+    api_key_id: str | None = Field(
+        description="The key used, if any; `subject` is then the person it acts for."
+    )
 
 
 @router.get("/me", response_model=Me, tags=["gateway"])
@@ -187,4 +190,5 @@ async def me(caller: CallerDep, request: Request) -> Me:
         kind=p.kind,
         workspace_role=p.workspace_role,
         scopes=list(p.scopes),
+        api_key_id=p.api_key_id,
     )

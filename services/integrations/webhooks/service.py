@@ -71,6 +71,7 @@ def owner_of(principal: Principal) -> dict[str, Any]:
         "role": principal.workspace_role,
         "teams": list(principal.teams),
         "scopes": list(principal.scopes),
+        "api_key": principal.api_key_id,
     }
 
 
@@ -83,6 +84,7 @@ def principal_of(endpoint: WebhookEndpoint) -> Principal:
         workspace_role=owner.get("role", "member"),
         teams=tuple(owner.get("teams", ())),
         scopes=tuple(owner.get("scopes", ())),
+        api_key_id=owner.get("api_key"),
     )
 
 
@@ -189,7 +191,7 @@ def _user_id(subject: str | None) -> UUID | None:
     try:
         return None if subject is None else UUID(subject)
     except ValueError:
-        return None  # an API key registered it: there is no user to tell
+        return None  # the platform's own principal registered it: there is no one to tell
 
 
 # --- deliveries ---------------------------------------------------------------------------
@@ -279,8 +281,8 @@ async def _owner_sees(
     roles: dict[tuple[str, str], bool],
 ) -> bool:
     owner = principal_of(endpoint)
-    if owner.is_admin:
-        return True
+    if owner.holds_admin_role:
+        return True  # an admin sees everything, through any of their keys too
     if project_id is None:
         return False  # workspace-wide facts (new clients, unplaced time) are for admins
     key = (endpoint.id, project_id)
