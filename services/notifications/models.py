@@ -238,6 +238,7 @@ class InboundMail(Base):
         Index("ix_inbound_mails_status", "status", "received_at"),
         Index("ix_inbound_mails_message_id", "workspace_id", "message_id"),
         Index("ix_inbound_mails_event", "event_id"),
+        Index("ix_inbound_mails_item", "workspace_id", "item_id"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)

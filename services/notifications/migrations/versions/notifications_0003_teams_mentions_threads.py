@@ -1,4 +1,4 @@
-"""team membership, team assignees and the names mentions use
+"""team membership, team assignees, the names mentions use, inbound mail by item
 
 Revision ID: notifications_0003
 Revises: notifications_0002
@@ -49,6 +49,8 @@ def upgrade() -> None:
             )
             batch_op.create_index(f"ix_directory_people_{name}", ["workspace_id", name])
     _derive_mention_names()
+    # A mail's thread reads the item's inbound mails from their sender.
+    op.create_index("ix_inbound_mails_item", "inbound_mails", ["workspace_id", "item_id"])
 
 
 def _fold(text: str) -> str:
@@ -87,6 +89,7 @@ def _derive_mention_names() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbound_mails_item", table_name="inbound_mails")
     with op.batch_alter_table("directory_people", schema=None) as batch_op:
         for name in ("first_name", "name_key", "handle"):
             batch_op.drop_index(f"ix_directory_people_{name}")
