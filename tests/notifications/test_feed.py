@@ -210,7 +210,7 @@ async def test_a_shared_project_is_announced_unless_silent(feed: FeedApp) -> Non
     )
 
 
-async def test_a_grant_event_for_a_team_announces_nothing(feed: FeedApp) -> None:
+async def test_a_grant_to_a_team_not_known_yet_announces_nothing(feed: FeedApp) -> None:
     team = await feed.team()
     envelope = await feed.emit(
         GrantGiven(
