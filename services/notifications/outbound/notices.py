@@ -20,6 +20,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
 from services.notifications.directory.recipients import message_audience
+from services.notifications.inbound import repository as inbound
 from services.notifications.models import DirectoryPerson, MailSettings, MailTemplate
 from services.notifications.outbound.service import queue_mail, queue_mail_to_address
 from services.notifications.outbound.templates import Source, default_source, render_kind
@@ -98,6 +99,13 @@ async def on_item_created(envelope: Envelope, uow: UnitOfWork) -> None:
     person = await directory.person(uow.session, workspace_id, str(requester))
     if person is not None and not person.active:
         return
+    if created.channel == "email" and envelope.causationid is not None:
+        # The acknowledgement answers the mailed request (its References and In-Reply-To
+        # name it): link the request to its ticket now, in the transaction that queues the
+        # acknowledgement, rather than race the consumer that links it too.
+        await inbound.link_item(
+            uow.session, workspace_id, envelope.causationid, str(created.item.id)
+        )
     context = await _context(uow, workspace_id, created.item, mine)
     context["recipient"] = (person.display_name if person else "") or "there"
     await _queue_all(
