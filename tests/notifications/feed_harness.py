@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 
 from contracts import Envelope, registry
 from contracts.identity import ProjectRole, TeamChanged, UserCreated, UserKind, WorkspaceCreated
-from contracts.tickets import ItemAssigned, ItemSnapshot, ProjectCreated
+from contracts.tickets import CommentAdded, ItemAssigned, ItemSnapshot, ProjectCreated
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.notifications.feed import service
@@ -305,6 +305,37 @@ class FeedApp(ServiceHarness):
         await self.publish(envelope)
         await self.handled(envelope)
         return envelope
+
+    async def comment(
+        self,
+        team: Team,
+        author: User,
+        body: str,
+        *,
+        followers: Sequence[User] = (),
+        teams: Sequence[str] = (),
+        visibility: Literal["public", "private"] = "public",
+    ) -> str:
+        """Tickets' event of a comment by `author` on a new item of the team's project, once
+        the feed has handled it; returns the event's id."""
+        item_id = new_id()
+        envelope = registry.envelope(
+            CommentAdded(
+                comment_id=uuid.uuid4(),
+                item=snapshot(
+                    item_id, team.project_id, followers=[f.id for f in followers], teams=teams
+                ),
+                author_id=uuid.UUID(author.id),
+                visibility=visibility,
+                channel="app",
+                body=body,
+            ),
+            workspace=team.workspace_id,
+            subject=f"item/{item_id}",
+        ).model_copy(update={"actor": author.id})
+        await self.publish(envelope)
+        await self.handled(envelope)
+        return envelope.id
 
     # --- what the service holds ---------------------------------------------------------------
 

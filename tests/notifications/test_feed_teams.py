@@ -5,50 +5,17 @@ by address, handle or name, and an ambiguous or unknown name mentions nobody."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from contracts import registry
 from contracts.automation import SlaWarning
 from contracts.identity import GrantGiven
-from contracts.tickets import CommentAdded
 from tests.conftest import eventually
 from tests.notifications import feed_harness
-from tests.notifications.feed_harness import FeedApp, Team, User, new_id, snapshot
+from tests.notifications.feed_harness import FeedApp, new_id, snapshot
 
 # The harness's session fixtures, shared by every feed test module.
 feed = feed_harness.feed
 feed_settings_ = feed_harness.feed_settings_
-
-
-async def _comment(
-    feed: FeedApp,
-    team: Team,
-    author: User,
-    body: str,
-    *,
-    followers: Sequence[User] = (),
-    teams: Sequence[str] = (),
-    visibility: str = "public",
-) -> str:
-    item_id = new_id()
-    envelope = registry.envelope(
-        CommentAdded(
-            comment_id=uuid.uuid4(),
-            item=snapshot(
-                item_id, team.project_id, followers=[f.id for f in followers], teams=teams
-            ),
-            author_id=uuid.UUID(author.id),
-            visibility="private" if visibility == "private" else "public",
-            channel="app",
-            body=body,
-        ),
-        workspace=team.workspace_id,
-        subject=f"item/{item_id}",
-    ).model_copy(update={"actor": author.id})
-    await feed.publish(envelope)
-    await feed.handled(envelope)
-    return envelope.id
 
 
 async def _told(feed: FeedApp, event_id: str) -> dict[str, tuple[str, str]]:
@@ -108,12 +75,12 @@ async def test_members_of_an_assigned_team_follow_its_conversation(feed: FeedApp
     team = await feed.team()
     crew = await feed.add_team(team.workspace_id, "Crew", [team.ann, team.vendor, team.client])
 
-    public = await _comment(feed, team, team.ann, "Draft is up", teams=[crew])
+    public = await feed.comment(team, team.ann, "Draft is up", teams=[crew])
     assert await _told(feed, public) == {
         team.vendor.id: ("comment", "Ann commented on #1042 Banner"),
         team.client.id: ("comment", "Ann commented on #1042 Banner"),
     }
-    private = await _comment(feed, team, team.manager, "Margin", teams=[crew], visibility="private")
+    private = await feed.comment(team, team.manager, "Margin", teams=[crew], visibility="private")
     assert set(await _told(feed, private)) == {team.ann.id, team.vendor.id}  # never the client
 
 
@@ -209,7 +176,7 @@ async def test_a_mention_by_handle_or_name_tells_the_one_person_it_names(feed: F
         "<p>@anna.berg has the brief, @ASmith the budget. @Zoe, @Bob. Ask @Otto too, "
         "and @nobody at all; mail x@zq or zq@elsewhere.</p>"
     )
-    event_id = await _comment(feed, team, team.manager, body, followers=[team.ann])
+    event_id = await feed.comment(team, team.manager, body, followers=[team.ann])
     told = await _told(feed, event_id)
     mention = ("mention", "Mia mentioned you in a comment on #1042 Banner")
     assert told == {
@@ -228,7 +195,7 @@ async def test_an_ambiguous_or_unknown_mention_tells_nobody(feed: FeedApp) -> No
         person = await feed.add_user(team.workspace_id, name)
         await feed.grant(team.workspace_id, team.project_id, person.id, "viewer")
 
-    event_id = await _comment(feed, team, team.manager, "@Anna and @ghost, please look")
+    event_id = await feed.comment(team, team.manager, "@Anna and @ghost, please look")
     assert await feed.notices_of_event(event_id) == []  # handled, nobody told, no error
 
 
@@ -237,10 +204,10 @@ async def test_a_mention_reaches_someone_through_their_teams_grant(feed: FeedApp
     tess = await feed.add_user(team.workspace_id, "Tess")
     studio = await feed.add_team(team.workspace_id, "Studio", [tess])
 
-    before = await _comment(feed, team, team.manager, "@Tess can you check?")
+    before = await feed.comment(team, team.manager, "@Tess can you check?")
     assert await feed.notices_of_event(before) == []  # no grant of hers, nor of a team
     await feed.give_grant(
         team.workspace_id, team.project_id, studio, "viewer", subject_type="team", silent=True
     )
-    after = await _comment(feed, team, team.manager, "@Tess can you check?")
+    after = await feed.comment(team, team.manager, "@Tess can you check?")
     assert list(await _told(feed, after)) == [tess.id]
