@@ -45,17 +45,20 @@ class RateLimit:
         """Count this mail against its sender's limit in each workspace it is for; a refusal
         when any of them is past it (then nothing is counted, and no workspace takes it: a
         sender's one SMTP answer covers every recipient)."""
+        settings = self.settings
         try:
             head = parse_headers(raw)
-        except Unreadable:
+            unanswered = noise(
+                head,
+                mail_from=mail_from,
+                own_domain=settings.inbound_domain,
+                own_addresses={settings.system_from.lower()},
+            )
+        except Exception as error:  # hostile headers: the processor records what they are
+            if not isinstance(error, Unreadable):
+                log.warning("mail.inbound.headers_unreadable", error=repr(error))
             return None
-        settings = self.settings
-        if not head.sender_email or noise(
-            head,
-            mail_from=mail_from,
-            own_domain=settings.inbound_domain,
-            own_addresses={settings.system_from.lower()},
-        ):
+        if not head.sender_email or unanswered:
             return None
         try:
             wait = await self._take(sorted(set(workspace_ids)), head.sender_email)
