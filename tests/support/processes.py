@@ -178,8 +178,13 @@ def wait_for_http(
 
 def run_async(coroutine_factory: Callable[[], Any]) -> None:
     """Run a coroutine on a private loop in a worker thread, away from pytest-asyncio's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         pool.submit(lambda: asyncio.run(coroutine_factory())).result(timeout=WAIT_SECONDS)
+    finally:
+        # Never wait for a worker stuck on a server that stopped answering: the bound
+        # above is the test's verdict, and the daemon thread dies with the run.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def drop_databases(server_url: str, prefix: str) -> None:
