@@ -13,6 +13,7 @@ request it got.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -43,21 +44,30 @@ TEST_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
-async def receiver() -> AsyncIterator[Receiver]:
-    app = Receiver(port=free_port())
+@contextlib.asynccontextmanager
+async def serving_receiver(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Receiver]:
+    """A receiver listening on `host` (any address of 127.0.0.0/8 is this machine's)."""
+    app = Receiver(port=port or free_port(), host=host)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=app.port, log_config=None, access_log=False)
+        uvicorn.Config(app, host=host, port=app.port, log_config=None, access_log=False)
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
             raise AssertionError("the receiver did not start")
         await asyncio.sleep(0.02)
-    yield app
-    app.release()
-    server.should_exit = True
-    await serving
+    try:
+        yield app
+    finally:
+        app.release()
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture(scope="session")
+async def receiver() -> AsyncIterator[Receiver]:
+    async with serving_receiver() as app:
+        yield app
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,13 @@ class Receiver:
     `"hang"` (until `release()` or 35 s). Unscripted requests get 200."""
 
     port: int = 0
+    host: str = "127.0.0.1"
     scripts: dict[str, list[Any]] = field(default_factory=dict)
     got: list[Received] = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def new_path(self) -> str:
         return f"/hook/{uuid.uuid4().hex[:12]}"
