@@ -49,10 +49,7 @@ async def locked_or_placeholder(session: AsyncSession, workspace_id: str, user_i
         "active": True,
         "field_times": {},
     }
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(postgresql.insert(Person).values(row).on_conflict_do_nothing())
-    else:
-        await session.execute(sqlite.insert(Person).values(row).on_conflict_do_nothing())
+    await _insert_if_absent(session, Person, row)
     result = await session.execute(
         select(Person)
         .where(Person.id == user_id)
@@ -82,10 +79,7 @@ async def locked_team(session: AsyncSession, workspace_id: str, team_id: str) ->
         "deleted": False,
         "changed_at": None,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(postgresql.insert(Team).values(row).on_conflict_do_nothing())
-    else:
-        await session.execute(sqlite.insert(Team).values(row).on_conflict_do_nothing())
+    await _insert_if_absent(session, Team, row)
     result = await session.execute(
         select(Team)
         .where(Team.id == team_id)
@@ -112,3 +106,10 @@ async def replace_team_members(
                 for member in sorted(member_ids)
             ],
         )
+
+
+async def _insert_if_absent(
+    session: AsyncSession, model: type[Person] | type[Team], row: dict[str, object]
+) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(dialect.insert(model).values(row).on_conflict_do_nothing())
