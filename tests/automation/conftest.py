@@ -329,6 +329,28 @@ async def automation(
         yield AutomationApp(base, host, client)
 
 
+@pytest.fixture(scope="session")
+async def automation_embedded(
+    session_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AutomationApp]:
+    """The same service on the embedded SQLite database of `deskline run`, whose stored times
+    come back without their time zone."""
+    settings = Settings(
+        database_url=None,
+        bus_url="memory://",
+        redis_url=None,
+        namespace=f"t{session_tag}-automation-lite",
+        var_dir=tmp_path_factory.mktemp("automation-lite-var"),
+        host="127.0.0.1",
+        port=free_port(),
+        retry_delays=[0.1, 0.2, 0.5],
+        outbox_poll_interval=0.1,
+        jwt_public_key=PUBLIC_PEM,
+    )
+    async with running_service(AUTOMATION, settings) as (base, host, client):
+        yield AutomationApp(base, host, client)
+
+
 @pytest.fixture
 async def workspace(automation: AutomationApp) -> Workspace:
     return await automation.new_workspace()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -191,6 +191,15 @@ class Clock(BaseModel):
     started_at: datetime
     due_at: datetime | None
     met_at: datetime | None
+
+    @field_validator("started_at", "due_at", "met_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored times are UTC; SQLite (embedded mode) hands them back without the zone."""
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
     used_minutes: int
     paused_minutes: int
     breached: bool

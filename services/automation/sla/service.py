@@ -284,7 +284,9 @@ async def recompute_item(uow: UnitOfWork, item: ItemView, now: datetime) -> list
         pause_status_ids=frozenset(policy.pause_status_ids),
         pause_categories=frozenset(policy.pause_categories),
     )
-    moments = [Moment(h.at, h.kind, h.status_id, h.category) for h in history]
+    # SQLite hands stored times back naive (they are UTC); rows written in this session
+    # are still aware: one clock must compare them all.
+    moments = [Moment(_utc(h.at), h.kind, h.status_id, h.category) for h in history]
     business = business_calendar(calendar)
     states = compute(moments, rules, business, now)
     await repository.drop_clocks(uow.session, item.id, keep=[s.target for s in states])
@@ -293,7 +295,8 @@ async def recompute_item(uow: UnitOfWork, item: ItemView, now: datetime) -> list
     for state in states:
         row = await _store(uow, item, policy, state)
         rows.append(row)
-        if state.met_at is not None and row.announced_met_at != state.met_at:
+        announced = None if row.announced_met_at is None else _utc(row.announced_met_at)
+        if state.met_at is not None and announced != state.met_at:
             row.announced_met_at = state.met_at
             _emit_met(uow, item, policy, state)
         if state.state == "met" or state.due_at is None:
