@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.automation.sla.business_time import in_utc
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
@@ -195,10 +197,7 @@ class Clock(BaseModel):
     @field_validator("started_at", "due_at", "met_at")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
-        """Stored times are UTC; SQLite (embedded mode) hands them back without the zone."""
-        if value is None or value.tzinfo is not None:
-            return value
-        return value.replace(tzinfo=UTC)
+        return None if value is None else in_utc(value)
 
     used_minutes: int
     paused_minutes: int
