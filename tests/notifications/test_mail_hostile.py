@@ -157,6 +157,9 @@ async def test_a_hostile_corpus_gets_an_outcome_each_and_the_listener_keeps_serv
         )
         for r in held_back
     )
+    # Held-back attempts keep their headers, not their bodies (a flood fills no disk).
+    assert all(b"Subject: Flood" in r.raw and b"more" not in r.raw for r in held_back)
+    assert all(b"more" in r.raw for r in flood if r.status == "accepted")
     assert by_subject["Ordinary"].status == "accepted"
     injected = by_subject["Invoice Bcc: victim@evil.test"]
     assert injected.status == "accepted"

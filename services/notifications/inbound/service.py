@@ -72,7 +72,9 @@ async def store(
             "channel": channel,
             "mail_from": mail_from[:320],
             "recipient": recipient[:320],
-            "raw": raw,
+            # A refused attempt keeps its headers only: senders retry refused mail for days,
+            # and a flood must not fill the database while the limit holds it back.
+            "raw": raw if refused is None else _headers_only(raw),
             "size": len(raw),
             "received_at": now,
             **outcome,
@@ -253,3 +255,12 @@ def _body(mail: ParsedMail, *, reply: bool) -> str:
 def _outcome(row: InboundMail, status: str, reason: str) -> None:
     row.status, row.reason = status, reason
     log.info("mail.inbound", mail_id=row.id, status=status, reason=reason)
+
+
+def _headers_only(raw: bytes) -> bytes:
+    """The header block of a raw mail (up to the first empty line), capped at 64 KiB."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(separator)
+        if end != -1:
+            return raw[: min(end + len(separator), 64 * 1024)]
+    return raw[: 64 * 1024]
