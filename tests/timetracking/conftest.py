@@ -66,8 +66,10 @@ def mint(
     teams: Iterable[str] = (),
     org: str | None = None,
     ttl: int = 3600,
+    api_key: tuple[str, list[str]] | None = None,
 ) -> str:
-    """An access token as identity issues them, signed with this module's key."""
+    """An access token as identity issues them, signed with this module's key; `api_key`
+    (id, scopes) makes it the token of an API key of that person."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": user_id,
@@ -81,6 +83,8 @@ def mint(
         "iat": now,
         "exp": now + ttl,
     }
+    if api_key is not None:
+        claims |= {"api_key": api_key[0], "scopes": api_key[1]}
     return jwt.encode(claims, SIGNING_KEY, algorithm="EdDSA")
 
 

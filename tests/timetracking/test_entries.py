@@ -15,7 +15,7 @@ from contracts.timetracking import TimeLogged
 from kit.http.problems import Problem
 from services.timetracking.entries.service import entry_problems, write_entry
 from tests.conftest import eventually
-from tests.timetracking.conftest import Team, TimetrackingApp, User, make_team, new_id
+from tests.timetracking.conftest import Team, TimetrackingApp, User, make_team, mint, new_id
 
 TODAY = datetime.now(UTC).date()
 
@@ -165,6 +165,26 @@ async def test_who_may_log_time(timetracking: TimetrackingApp) -> None:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+async def test_a_read_key_sees_what_its_person_sees_and_changes_nothing(
+    timetracking: TimetrackingApp,
+) -> None:
+    team = await make_team(timetracking)
+    theirs = await log(timetracking, team.contributor, team.item_id)
+    for person in (team.manager, team.admin):
+        key = mint(
+            team.id,
+            person.id,
+            role="admin" if person is team.admin else "member",
+            api_key=(new_id(), ["read"]),
+        )
+        listed_by_key = await timetracking.get("/entries", key)
+        assert theirs["id"] in {e["id"] for e in listed_by_key.json()["items"]}
+        one = await timetracking.get(f"/entries/{theirs['id']}", key)
+        assert one.status_code == 200, one.text
+        refused = await timetracking.post(f"/entries/{theirs['id']}/approve", key)
+        assert (refused.status_code, problem_type(refused)) == (403, "insufficient-scope")
 
 
 async def test_people_see_their_own_managers_their_projects_admins_all(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.timetracking import TimeLogged
 from kit.access import Action, authorizer
+from kit.access.roles import ACTIONS, at_least
 from kit.auth import Principal
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
@@ -423,7 +424,10 @@ async def load(
     )
     if row is None:
         raise not_found()
-    manager = await authorizer.can(uow.session, principal, MANAGE, row.project_id)
+    # Who may SEE an entry follows the person's role, also through a read-only API key
+    # (which kit refuses every write at the edge): a manager's key sees their team's time.
+    role = await authorizer.project_role(uow.session, principal, row.project_id)
+    manager = at_least(role, ACTIONS[MANAGE])
     if not manager and row.user_id != principal.subject:
         raise not_found()
     return LoadedEntry(row, manager)
@@ -438,7 +442,7 @@ async def list_entries(
     limit: int,
 ) -> tuple[list[TimeEntry], str | None]:
     """One page of the entries the caller may see (flagged ones included and marked)."""
-    whole = principal.is_admin
+    whole = principal.holds_admin_role  # seeing, not administering: a read key of an admin too
     managed = frozenset() if whole else await repository.managed_project_ids(uow.session, principal)
     clauses = [
         *repository.filter_clauses(

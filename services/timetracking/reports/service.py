@@ -79,7 +79,7 @@ def _refuse_clients(principal: Principal) -> None:
 async def _workspace_scope(uow: UnitOfWork, principal: Principal) -> tuple[EntryScope, Audience]:
     """For reports about the workspace's clients and capacity: staff only."""
     _refuse_clients(principal)
-    if principal.is_admin:
+    if principal.holds_admin_role:  # seeing the workspace's hours is not administering it
         return repository.everything(principal.workspace_id), "workspace"
     if principal.kind == "collaborator":
         raise _forbidden("Collaborators see only their own hours.")
@@ -181,7 +181,7 @@ async def utilisation(
     availability of people who have left (deactivated) unless they logged time in it."""
     _check_range(start, end)
     _refuse_clients(principal)
-    if principal.is_admin:
+    if principal.holds_admin_role:  # seeing the workspace's hours is not administering it
         scope, audience = repository.everything(principal.workspace_id), "workspace"
     else:
         if user_id not in (None, principal.subject):
