@@ -13,12 +13,24 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import Envelope, EventData, registry
 from kit import context
+from kit.db.driver import DriverStatement
 from kit.db.tables import OUTBOX
+
+# Built once: every commit that recorded events runs one of them.
+_INSERT_OUTBOX = insert(OUTBOX)
+_INSERT_ONE_EVENT = DriverStatement(
+    insert(OUTBOX).values(
+        event_id=bindparam("event_id"),
+        event_type=bindparam("event_type"),
+        payload=bindparam("payload"),
+        created_at=bindparam("created_at"),
+    )
+)
 
 
 def stamp(envelope: Envelope) -> Envelope:
@@ -83,18 +95,19 @@ class UnitOfWork:
         session = self.session
         if self._pending:
             now = datetime.now(UTC)
-            await session.execute(
-                insert(OUTBOX),
-                [
-                    {
-                        "event_id": event.id,
-                        "event_type": event.type,
-                        "payload": event.to_json().decode(),
-                        "created_at": now,
-                    }
-                    for event in self._pending
-                ],
-            )
+            rows = [
+                {
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "payload": event.to_json().decode(),
+                    "created_at": now,
+                }
+                for event in self._pending
+            ]
+            if len(rows) == 1:  # the usual request: one event, sent straight to the driver
+                await _INSERT_ONE_EVENT.execute(session, rows[0])
+            else:
+                await session.execute(_INSERT_OUTBOX, rows)
         had_events = bool(self._pending)
         self._pending = []
         await session.commit()
