@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-
 from typing import Any
 
 from sqlalchemy import Select, Update, bindparam, func, select, update
@@ -52,8 +51,11 @@ _CLAIM_AND_MARK: Update = (
     .returning(*_COLUMNS)
 )
 # SQLite (one relay per database, writers serialised): read the batch, then mark it.
-_BATCH = select(*_COLUMNS).where(OUTBOX.c.sent_at.is_(None)).order_by(OUTBOX.c.seq).limit(
-    bindparam("batch_size")
+_BATCH = (
+    select(*_COLUMNS)
+    .where(OUTBOX.c.sent_at.is_(None))
+    .order_by(OUTBOX.c.seq)
+    .limit(bindparam("batch_size"))
 )
 _MARK = (
     update(OUTBOX)

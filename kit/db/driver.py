@@ -38,7 +38,8 @@ class DriverStatement:
         known = self._compiled.get(id(dialect))
         if known is None:
             compiled = self.statement.compile(dialect=dialect)
-            assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+            assert isinstance(compiled, SQLCompiler)
+            assert compiled.positiontup is not None
             binders = [
                 (
                     name,
@@ -68,7 +69,7 @@ class DriverStatement:
         sql, binders = self._for(dialect)
         arguments = []
         for name, literal, process in binders:
-            value = params[name] if name in params else literal
+            value = params.get(name, literal)
             # As SQLAlchemy does: None too goes through the processor (JSON has its own null).
             arguments.append(value if process is None else process(value))
         return sql, arguments
