@@ -8,7 +8,7 @@ or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -59,6 +59,9 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
         self._pending: list[Envelope] = []
+        self.memo: dict[Hashable, Any] = {}
+        """What a handler found out that holds for this transaction (e.g. a row it locked),
+        so the other deliveries of a group-committed batch need not ask again."""
 
     @property
     def session(self) -> AsyncSession:
@@ -69,6 +72,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
         self._pending = []
+        self.memo = {}
         return self
 
     async def __aexit__(
@@ -79,6 +83,7 @@ class UnitOfWork:
     ) -> None:
         session, self._session = self._session, None
         self._pending = []
+        self.memo = {}
         if session is not None:
             await session.rollback()
             await session.close()
