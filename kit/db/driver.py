@@ -16,11 +16,11 @@ runs through SQLAlchemy as usual, so callers need no second code path.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _Binder = tuple[str, Any, Callable[[Any], Any] | None]
@@ -37,10 +37,10 @@ class DriverStatement:
     def _for(self, dialect: Dialect) -> tuple[str, list[_Binder]]:
         known = self._compiled.get(id(dialect))
         if known is None:
-            compiled = self.statement.compile(dialect=dialect)
+            compiled = cast(ClauseElement, self.statement).compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             assert compiled.positiontup is not None
-            binders = [
+            binders: list[_Binder] = [
                 (
                     name,
                     compiled.binds[name].effective_value,
@@ -48,7 +48,8 @@ class DriverStatement:
                 )
                 for name in compiled.positiontup
             ]
-            known = self._compiled[id(dialect)] = (compiled.string, binders)
+            known = (compiled.string, binders)
+            self._compiled[id(dialect)] = known
         return known
 
     async def _driver(self, session: AsyncSession) -> Any | None:
