@@ -24,6 +24,8 @@ from kit.settings import Settings
 UserKind = Literal["staff", "collaborator", "client", "service"]
 ALGORITHMS = ["EdDSA"]
 VERIFIED_TOKENS_KEPT = 10_000
+SCOPE_RANK = {"read": 0, "write": 1, "admin": 2}
+"""API key scopes, each including the ones below it."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,29 @@ class Principal:
     scopes: tuple[str, ...] = field(default=())
     client_organisation_id: str | None = None
     """The client organisation of a `client`: with `organisation` visibility they see its items."""
+    api_key_id: str | None = None
+    """Set when the person acts through an API key: the key's `scopes` then cap what they may
+    do (read < write < admin). People's own tokens and the platform's principals carry none."""
+
+    @property
+    def holds_admin_role(self) -> bool:
+        """The person is a workspace admin, so sees and works on every project of it, whatever
+        an API key they act through may do. Staff only, whatever a token of a collaborator or
+        client might claim."""
+        return self.workspace_role == "admin" and self.kind in ("staff", "service")
 
     @property
     def is_admin(self) -> bool:
-        """Admin powers belong to staff (and admin-scoped API keys) only, whatever a token of
-        a collaborator or client might claim."""
-        return self.workspace_role == "admin" and self.kind in ("staff", "service")
+        """Admin powers: an admin's own token, or an API key of theirs with the `admin` scope."""
+        return self.holds_admin_role and self.has_scope("admin")
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether an API key's scopes reach `scope`; a caller without a key is not limited by
+        scopes (their role decides)."""
+        if self.api_key_id is None:
+            return True
+        held = max((SCOPE_RANK[s] for s in self.scopes if s in SCOPE_RANK), default=-1)
+        return held >= SCOPE_RANK[scope]
 
     @property
     def is_client(self) -> bool:
@@ -145,6 +164,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
             teams=tuple(claims.get("teams", ())),
             scopes=tuple(claims.get("scopes", ())),
             client_organisation_id=_optional_str(claims.get("org")),
+            api_key_id=_optional_str(claims.get("api_key")),
         )
     except KeyError as error:
         raise Problem(401, "invalid-token", f"The access token lacks the {error} claim.") from error

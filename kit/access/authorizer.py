@@ -24,6 +24,7 @@ from kit.access.roles import (
     CLIENT_ACTIONS,
     CLIENT_ITEM_ACTIONS,
     CLIENT_ROLE_CAP,
+    READ_ACTIONS,
     ROLES,
     Action,
     ProjectRole,
@@ -58,6 +59,8 @@ def permits(principal: Principal, role: ProjectRole | None, action: Action) -> b
     """The decision itself, for a role already looked up (e.g. once for a whole page)."""
     if principal.is_client and action not in CLIENT_ACTIONS:
         return False
+    if action not in READ_ACTIONS and not principal.has_scope("write"):
+        return False  # a read-only API key sees what its person sees, and changes nothing
     return at_least(role, ACTIONS[action])
 
 
@@ -204,9 +207,9 @@ def client_items_clause(
 
 
 def _has_workspace_power(principal: Principal) -> bool:
-    """Admins manage every project (`Principal.is_admin` already ignores the claim for
-    collaborators and clients)."""
-    return principal.is_admin
+    """Admins manage every project (`holds_admin_role` already ignores the claim for
+    collaborators and clients); through an API key too, within what its scopes allow."""
+    return principal.holds_admin_role
 
 
 async def _client_sees(session: AsyncSession, principal: Principal, item: ItemFacts) -> bool:

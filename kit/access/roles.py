@@ -34,6 +34,9 @@ Who holds which role:
   workspace's client visibility is `organisation` — whether or not the project
   is granted to them, so a client who mailed a ticket in can follow it.
 - **Service** principals (minted by the platform itself) are treated as staff.
+- **API keys** act as the person who created them, capped by the key's scopes: `read` allows
+  only `view` and `view_private`, `write` everything the person's role allows on projects;
+  workspace admin powers need the `admin` scope.
 
 Private notes are separate actions from public ones (`comment_private`,
 `view_private`) rather than a flag on `comment`, so the client rule is data in
@@ -53,6 +56,7 @@ __all__ = [
     "CLIENT_ACTIONS",
     "CLIENT_ITEM_ACTIONS",
     "CLIENT_ROLE_CAP",
+    "READ_ACTIONS",
     "ROLES",
     "Action",
     "ProjectRole",
@@ -104,6 +108,9 @@ ACTIONS: Mapping[Action, ProjectRole] = MappingProxyType(
 
 CLIENT_ACTIONS: frozenset[Action] = frozenset({"view", "comment", "create_item"})
 """The only project actions a client may ever be allowed, whatever their grant says."""
+
+READ_ACTIONS: frozenset[Action] = frozenset({"view", "view_private"})
+"""What an API key with only the `read` scope may do: see, never change."""
 
 CLIENT_ITEM_ACTIONS: frozenset[Action] = frozenset({"view", "comment"})
 """What a client may do on an item they can see, granted project or not."""

@@ -1,4 +1,4 @@
-"""`deskline`: run everything, serve one service, migrate."""
+"""`deskline`: run everything, serve one service, migrate, list the queues."""
 
 from __future__ import annotations
 
@@ -73,6 +73,22 @@ def migrate(
     names = [service] if service else None
     _migrate(settings, names)
     _declare_topology(settings, names)
+
+
+@app.command()
+def queues(
+    service: Annotated[str | None, typer.Argument(help="One service; all when omitted.")] = None,
+) -> None:
+    """Each queue a service consumes from on RabbitMQ, and the event types routed to it.
+
+    Beside each `<queue>` the broker holds `<queue>.retry.<n>` (messages waiting out a retry
+    delay) and `<queue>.dead` (messages that failed every attempt)."""
+    namespace = Settings().namespace
+    for module in _modules([service] if service else None):
+        for consumer in module.consumers:
+            typer.echo(f"{namespace}.{module.name}.{consumer.name}")
+            for pattern in consumer.patterns:
+                typer.echo(f"    {pattern}")
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """Tables owned by the notifications service (its outbox and inbox come from the kit).
 
-The directory (workspaces, people, projects, items) is a local projection of identity's and
-tickets' events: whom to mail and what about, without calling another service. Outgoing mail
-is a durable queue the sender drains; incoming mail is stored raw before anything else is
-done with it. Every tenant row carries `workspace_id`, and every query filters on it.
+The directory (workspaces, people, teams, projects, items) is a local projection of
+identity's and tickets' events: whom to mail and what about, without calling another service.
+Outgoing mail is a durable queue the sender drains; incoming mail is stored raw before
+anything else is done with it. Every tenant row carries `workspace_id`, and every query
+filters on it.
 """
 
 from __future__ import annotations
@@ -48,10 +49,20 @@ class DirectoryWorkspace(Base):
 
 
 class DirectoryPerson(Base):
-    """A user of a workspace: whom mail goes to, and who a sender's address belongs to."""
+    """A user of a workspace: whom mail goes to, and who a sender's address belongs to.
+
+    `handle`, `name_key` and `first_name` are the names a mention (`@anna.berg`, `@Anna`)
+    may use, derived from the address and the display name (lower-cased, accents dropped:
+    `directory.service.mention_keys`), so that finding who a mention means is one indexed
+    query however many people the workspace has."""
 
     __tablename__ = "directory_people"
-    __table_args__ = (Index("ix_directory_people_email", "workspace_id", "email"),)
+    __table_args__ = (
+        Index("ix_directory_people_email", "workspace_id", "email"),
+        Index("ix_directory_people_handle", "workspace_id", "handle"),
+        Index("ix_directory_people_name_key", "workspace_id", "name_key"),
+        Index("ix_directory_people_first_name", "workspace_id", "first_name"),
+    )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(Id)
@@ -62,6 +73,37 @@ class DirectoryPerson(Base):
     anything private while blank)."""
     client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    handle: Mapped[str] = mapped_column(String(64), default="")
+    """The address's local part without any `+tag`: `anna.berg` for `anna.berg@acme.example`."""
+    name_key: Mapped[str] = mapped_column(String(200), default="")
+    """The display name with dots for spaces: `anna.berg` for `Anna Berg`."""
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    """The display name's first word: `anna` for `Anna Berg`."""
+
+
+class DirectoryTeam(Base):
+    """A team as identity last described it (whole state each time). `changed_at` is the time
+    of the event that wrote it, so an older state arriving late never replaces a newer one."""
+
+    __tablename__ = "directory_teams"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DirectoryTeamMember(Base):
+    """One member of one team: the rows are replaced with each state of the team, and read
+    both ways (a team's members to notify, a person's teams for their grants)."""
+
+    __tablename__ = "directory_team_members"
+    __table_args__ = (Index("ix_directory_team_members_user", "workspace_id", "user_id"),)
+
+    team_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
 
 
 class DirectoryProject(Base):
@@ -91,6 +133,7 @@ class DirectoryItem(Base):
     project_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     requester_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     assignee_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assignee_team_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     follower_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status_name: Mapped[str] = mapped_column(String(100), default="")
     status_category: Mapped[str] = mapped_column(String(16), default="")
@@ -195,6 +238,7 @@ class InboundMail(Base):
         Index("ix_inbound_mails_status", "status", "received_at"),
         Index("ix_inbound_mails_message_id", "workspace_id", "message_id"),
         Index("ix_inbound_mails_event", "event_id"),
+        Index("ix_inbound_mails_item", "workspace_id", "item_id"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)

@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 
 from kit.runtime import ServiceRuntime
 from services.notifications.inbound.processor import Processor
+from services.notifications.inbound.ratelimit import RateLimit
 from services.notifications.inbound.service import Processing
 from services.notifications.keys import Keys, keys_for
 from services.notifications.outbound.sender import Sender
@@ -21,6 +22,7 @@ class MailParts:
     sender: Sender
     processor: Processor
     processing: Processing
+    limiter: RateLimit
 
 
 _parts: WeakKeyDictionary[ServiceRuntime, MailParts] = WeakKeyDictionary()
@@ -34,7 +36,10 @@ def mail_parts(runtime: ServiceRuntime) -> MailParts:
         sender = Sender(runtime.unit_of_work, settings, keys, runtime.settings.var_dir)
         kit = runtime.settings
         public_url = settings.public_url or f"http://{kit.host}:{kit.port}/api/notifications"
-        how = Processing(settings, keys, runtime.redis, kit.key_prefix, public_url.rstrip("/"))
-        found = MailParts(settings, keys, sender, Processor(runtime.unit_of_work, how), how)
+        how = Processing(settings, keys, public_url.rstrip("/"))
+        limiter = RateLimit(runtime.redis, kit.key_prefix, settings)
+        found = MailParts(
+            settings, keys, sender, Processor(runtime.unit_of_work, how), how, limiter
+        )
         _parts[runtime] = found
     return found

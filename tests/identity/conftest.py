@@ -43,6 +43,18 @@ def probe_app(runtime: ServiceRuntime) -> FastAPI:
     async def whoami(principal: Principal = Depends(authenticated)) -> dict[str, Any]:
         return {"subject": principal.subject, "workspace": principal.workspace_id}
 
+    @app.get("/whoami/in-full")
+    async def in_full(principal: Principal = Depends(authenticated)) -> dict[str, Any]:
+        """What another service makes of a token, down to the API key it stands for."""
+        return {
+            "subject": principal.subject,
+            "kind": principal.kind,
+            "role": principal.workspace_role,
+            "api_key": principal.api_key_id,
+            "scopes": list(principal.scopes),
+            "admin_powers": principal.is_admin,
+        }
+
     return app
 
 

@@ -319,7 +319,9 @@ async def test_api_keys_are_shown_once_scoped_and_revocable(identity: IdentityAp
     assert "key" not in listed[0] and listed[0]["prefix"] == secret[:10]
     me = await identity.client.get(f"{identity.base}/me", headers={"X-API-Key": secret})
     assert me.status_code == 200
-    assert (me.json()["kind"], me.json()["scopes"]) == ("service", ["read"])
+    # The key acts as the admin who created it, limited to its scopes.
+    assert (me.json()["user_id"], me.json()["kind"]) == (tenant.admin_id, "staff")
+    assert (me.json()["scopes"], me.json()["api_key_id"]) == (["read"], created.json()["id"])
     bearer = await identity.client.get(
         f"{identity.base}/me", headers={"Authorization": f"Bearer {secret}"}
     )

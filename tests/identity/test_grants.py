@@ -664,7 +664,7 @@ async def test_access_requests_for_unknown_projects_are_404(identity: IdentityAp
     assert decided.status_code == 404 and problem_type(decided) == "not-found"
 
 
-async def test_admin_api_keys_share_projects_but_only_people_decide_access(
+async def test_api_keys_share_projects_as_their_admin_but_only_people_decide_access(
     identity: IdentityApp,
 ) -> None:
     tenant = await identity.create_tenant()
@@ -683,12 +683,13 @@ async def test_admin_api_keys_share_projects_but_only_people_decide_access(
     url = f"{identity.base}/projects/{project}/grants"
     read = await identity.client.post(url, headers=keys["read"], json=body)
     assert read.status_code == 403 and problem_type(read) == "insufficient-scope"
-    write = await identity.client.post(url, headers=keys["write"], json=body)
-    assert write.status_code == 404, "a write key manages no project"
-    shared = await identity.client.post(url, headers=keys["admin"], json=body)
+    # A write key acts as the admin who made it: they manage every project.
+    shared = await identity.client.post(url, headers=keys["write"], json=body)
     assert shared.status_code == 201, shared.text
     given = await grant_events(identity, "given", project)
-    assert [(e["subject_id"], e["granted_by"]) for e in given] == [(vendor, None)]
+    assert [(e["subject_id"], e["granted_by"]) for e in given] == [(vendor, tenant.admin_id)]
+    changed = await identity.client.post(url, headers=keys["admin"], json=body)
+    assert changed.status_code == 201, changed.text
     invited = await identity.client.post(
         f"{identity.base}/users/invitations",
         headers=keys["admin"],

@@ -17,15 +17,11 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import uvicorn
-from standardwebhooks.webhooks import Webhook
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from contracts.identity import ProjectRole
 from contracts.tickets import CommentAdded, ItemCreated, ItemSnapshot, ItemUpdated
@@ -37,6 +33,7 @@ from tests.conftest import eventually
 from tests.integrations.system import System, running_system
 from tests.support.buses import delete_namespace
 from tests.support.harness import ServiceHarness, free_port, running_service
+from tests.support.receiver import Receiver as Receiver  # re-exported to the tests here
 from tests.timetracking.conftest import PUBLIC_PEM, item_snapshot, mint, new_id
 
 TEST_ENV = {
@@ -47,76 +44,30 @@ TEST_ENV = {
 }
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def verified(self, secret: str) -> Any:
-        """The payload, once its Standard Webhooks signature checks out (raises otherwise)."""
-        return Webhook(secret).verify(self.body, self.headers)
-
-
-@dataclass
-class Receiver:
-    """Answers per path: `script(path, 500, 500, 200)`, `(503, {"retry-after": "1"})`,
-    `"hang"` (until `release()` or 35 s). Unscripted requests get 200."""
-
-    port: int = 0
-    scripts: dict[str, list[Any]] = field(default_factory=dict)
-    got: list[Received] = field(default_factory=list)
-    released: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def new_path(self) -> str:
-        return f"/hook/{uuid.uuid4().hex[:12]}"
-
-    def script(self, path: str, *answers: Any) -> None:
-        self.scripts[path] = list(answers)
-
-    def at(self, path: str) -> list[Received]:
-        return [r for r in self.got if r.path == path]
-
-    def release(self) -> None:
-        self.released.set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        request = Request(scope, receive)
-        body = await request.body()
-        path = request.url.path
-        self.got.append(Received(path, dict(request.headers), body))
-        answers = self.scripts.get(path) or []
-        answer = answers.pop(0) if answers else 200
-        if answer == "hang":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.released.wait(), 35)
-            answer = 200
-        headers: dict[str, str] = {}
-        if isinstance(answer, tuple):
-            answer, headers = answer
-        await Response(b"ok", status_code=int(answer), headers=headers)(scope, receive, send)
-
-
-@pytest.fixture(scope="session")
-async def receiver() -> AsyncIterator[Receiver]:
-    app = Receiver(port=free_port())
+@contextlib.asynccontextmanager
+async def serving_receiver(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Receiver]:
+    """A receiver listening on `host` (any address of 127.0.0.0/8 is this machine's)."""
+    app = Receiver(port=port or free_port(), host=host)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=app.port, log_config=None, access_log=False)
+        uvicorn.Config(app, host=host, port=app.port, log_config=None, access_log=False)
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
             raise AssertionError("the receiver did not start")
         await asyncio.sleep(0.02)
-    yield app
-    app.release()
-    server.should_exit = True
-    await serving
+    try:
+        yield app
+    finally:
+        app.release()
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture(scope="session")
+async def receiver() -> AsyncIterator[Receiver]:
+    async with serving_receiver() as app:
+        yield app
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """Identity, tickets, time tracking and integrations together on RabbitMQ and PostgreSQL, in
-one host: what the gateway's actions, searches and lists forward to, for real."""
+one host: what the gateway's actions, searches and lists forward to, for real. A test may run
+other services beside integrations (notifications, to see what an owner is told)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +18,27 @@ import httpx
 from kit.db.engine import drop_database
 from kit.db.migrations import upgrade
 from kit.launcher.host import Host
+from kit.module import ServiceModule
+from kit.runtime import ServiceRuntime
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.identity.module import module as identity_module
 from services.identity.settings import get_settings as identity_settings
 from services.integrations.module import module as integrations_module
+from services.integrations.settings import get_settings as integrations_settings
+from services.notifications.settings import get_settings as notifications_settings
 from services.tickets.module import module as tickets_module
 from services.timetracking.module import module as timetracking_module
 from tests.conftest import eventually
 from tests.support.buses import delete_namespace
-from tests.support.harness import free_port
+from tests.support.harness import free_port, published_by
 
 PASSWORD = "correct horse battery staple"
 MODULES = [identity_module, tickets_module, timetracking_module, integrations_module]
+
+
+SETTINGS_CACHES = (identity_settings, integrations_settings, notifications_settings)
+"""Services' own settings, read again for each system (its environment differs)."""
 
 
 @dataclass
@@ -37,10 +46,26 @@ class System:
     api: str
     """`http://host:port/api`"""
     client: httpx.AsyncClient
+    host: Host
 
     @property
     def gateway(self) -> str:
         return f"{self.api}/integrations/v1"
+
+    def runtime(self, service: str) -> ServiceRuntime:
+        return next(r for r in self.host.runtimes if r.name == service)
+
+    async def published(self, service: str, event_type: str, workspace: str) -> list[Any]:
+        """What `service` published of `event_type` for the workspace (its outbox)."""
+        return await published_by(self.runtime(service), event_type, workspace)
+
+    async def user_id(self, token: str) -> str:
+        me = await self.client.get(
+            f"{self.api}/identity/me", headers={"authorization": f"Bearer {token}"}
+        )
+        assert me.status_code == 200, me.text
+        found: str = me.json()["user_id"]
+        return found
 
     async def workspace(self) -> tuple[str, str]:
         """A new workspace through identity's sign-up; (admin's access token, workspace id)."""
@@ -76,7 +101,12 @@ class System:
 
 @asynccontextmanager
 async def running_system(
-    pg_server_url: str, amqp_url: str, tag: str, var_dir: Path, **env: str
+    pg_server_url: str,
+    amqp_url: str,
+    tag: str,
+    var_dir: Path,
+    modules: Sequence[ServiceModule] = MODULES,
+    **env: str,
 ) -> AsyncIterator[System]:
     """`env`: extra `DESKLINE_*` settings of the services (set for the block only)."""
     port = free_port()
@@ -101,15 +131,13 @@ async def running_system(
     }
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    identity_settings.cache_clear()
-    from services.integrations.settings import get_settings as integrations_settings
-
-    integrations_settings.cache_clear()
-    for module in MODULES:
+    for cache in SETTINGS_CACHES:
+        cache.cache_clear()
+    for module in modules:
         url = settings.database_url_for(module.name)
         await drop_database(url)
         await asyncio.to_thread(upgrade, module.migrations, url)
-    host = Host(settings, MODULES)
+    host = Host(settings, modules)
     serving = asyncio.create_task(host.serve("127.0.0.1", port))
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -119,17 +147,17 @@ async def running_system(
                 if serving.done():
                     raise AssertionError(f"the host stopped: {serving.result()}")
                 try:
-                    answers = [await client.get(f"{api}/{m.name}/readyz") for m in MODULES]
+                    answers = [await client.get(f"{api}/{m.name}/readyz") for m in modules]
                 except httpx.TransportError:
                     return False
                 return all(a.status_code == 200 for a in answers)
 
             await eventually(ready, timeout=60)
-            yield System(api, client)
+            yield System(api, client, host)
     finally:
         host.request_stop()
         await asyncio.wait_for(serving, 30)
-        for module in MODULES:
+        for module in modules:
             await drop_database(settings.database_url_for(module.name))
         await delete_namespace(amqp_url, namespace)
         for name, value in saved.items():
@@ -137,8 +165,8 @@ async def running_system(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        identity_settings.cache_clear()
-        integrations_settings.cache_clear()
+        for cache in SETTINGS_CACHES:
+            cache.cache_clear()
 
 
 async def wait_for(check: Any, timeout: float = 30) -> None:

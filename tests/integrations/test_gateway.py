@@ -29,7 +29,8 @@ async def test_actions_searches_and_lists_through_an_api_key(
     admin_token, workspace_id = await system.workspace()
     key = {"x-api-key": await system.api_key(admin_token, ["read", "write", "admin"])}
     me = await _get(system, key, "/me")
-    assert (me["workspace_id"], me["kind"]) == (workspace_id, "service")
+    assert (me["workspace_id"], me["kind"]) == (workspace_id, "staff")
+    assert me["api_key_id"] is not None and me["scopes"] == ["admin", "read", "write"]
 
     async def defaults() -> bool:
         response = await system.client.get(f"{system.gateway}/lists/projects", headers=key)
@@ -176,3 +177,112 @@ async def test_a_user_token_logs_time_and_the_owners_refusals_come_through(
     assert invalid.status_code == 422
     bad_key = await system.client.get(f"{system.gateway}/me", headers={"x-api-key": "dlk_nope"})
     assert bad_key.status_code == 401
+
+
+async def _projects(system: System, headers: dict[str, str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    async def listed() -> bool:
+        response = await system.client.get(f"{system.gateway}/lists/projects", headers=headers)
+        found[:] = response.json() if response.status_code == 200 else []
+        return bool(found)
+
+    await eventually(listed, timeout=30)  # tickets set the workspace up from identity's event
+    return found
+
+
+async def test_a_write_key_acts_as_its_creator_and_a_read_key_changes_nothing(
+    system: System,
+) -> None:
+    """A key does what the admin who made it may do, as that admin: the ticket, the comment
+    and the time are theirs. A read key is refused every action, by the gateway and by the
+    owning services themselves when its token is sent to them directly."""
+    admin_token, _ = await system.workspace()
+    me = await system.client.get(
+        f"{system.api}/identity/me", headers={"authorization": f"Bearer {admin_token}"}
+    )
+    admin_id = me.json()["user_id"]
+    write = {"x-api-key": await system.api_key(admin_token, ["write"])}
+    read_secret = await system.api_key(admin_token, ["read"])
+    read = {"x-api-key": read_secret}
+    [support] = await _projects(system, write)
+    assert [p["id"] for p in await _projects(system, read)] == [support["id"]]
+
+    ticket = await _post(
+        system, write, "/actions/create-ticket", {"project_id": support["id"], "title": "Jammed"}
+    )
+    assert ticket["created_by"] == admin_id
+    comment = await _post(
+        system,
+        write,
+        "/actions/add-comment",
+        {"item_id": ticket["id"], "body": "Cleared the tray", "visibility": "public"},
+    )
+    assert comment["author_id"] == admin_id
+
+    answers: list[Any] = []
+
+    async def time_logged() -> bool:
+        answers.append(
+            await system.client.post(
+                f"{system.gateway}/actions/log-time",
+                headers=write,
+                json={"item_id": ticket["id"], "minutes": 20, "note": "Tray"},
+            )
+        )
+        # Time tracking learns of the item from tickets' event, a moment after it was created.
+        return bool(answers[-1].status_code != 404)
+
+    await eventually(time_logged, timeout=30)
+    assert answers[-1].status_code == 201, answers[-1].text
+    entry = answers[-1].json()
+    assert (entry["minutes"], entry["user_id"]) == (20, admin_id)
+    client = await _post(
+        system,
+        write,
+        "/actions/create-client",
+        {"email": "wanda@wonka.test", "display_name": "Wanda", "organisation_name": "Wonka"},
+    )
+    assert client["kind"] == "client"
+
+    refused_actions = {
+        "/actions/create-ticket": {"project_id": support["id"], "title": "Not by a read key"},
+        "/actions/add-comment": {"item_id": ticket["id"], "body": "No", "visibility": "public"},
+        "/actions/log-time": {"item_id": ticket["id"], "minutes": 5},
+        "/actions/create-client": {"email": "x@wonka.test", "display_name": "X"},
+    }
+    for path, body in refused_actions.items():
+        refused = await system.client.post(f"{system.gateway}{path}", headers=read, json=body)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/insufficient-scope")
+    # What the read key may do, it does: it finds the ticket the write key made.
+    found = await _get(system, read, "/search/items", number=ticket["number"])
+    assert [i["id"] for i in found] == [ticket["id"]]
+
+    # Sent straight to the owners, the read key's token is refused there too.
+    exchanged = await system.client.post(
+        f"{system.api}/identity/api-keys/token", headers={"x-api-key": read_secret}
+    )
+    direct = {"authorization": f"Bearer {exchanged.json()['access_token']}"}
+    for service, path, body in (
+        (
+            "tickets",
+            "/items",
+            {"project_id": support["id"], "type_id": ticket["type_id"], "title": "X"},
+        ),
+        ("tickets", f"/items/{ticket['id']}/comments", {"body": "X", "visibility": "public"}),
+        (
+            "timetracking",
+            "/entries",
+            {"item_id": ticket["id"], "minutes": 5, "worked_on": "2026-12-01"},
+        ),
+        ("identity", "/client-organisations", {"name": "X"}),
+    ):
+        refused = await system.client.post(
+            f"{system.api}/{service}{path}", headers=direct, json=body
+        )
+        assert refused.status_code == 403, (service, path, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    readable = await system.client.get(f"{system.api}/tickets/items/{ticket['id']}", headers=direct)
+    assert readable.status_code == 200

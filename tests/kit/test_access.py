@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -242,6 +243,43 @@ async def test_staff_admins_may_do_everything_in_their_workspace_only(world: Wor
     # The admin claim gives collaborators and clients nothing: they get their grants.
     assert await world.role(person(ws, kind="collaborator", admin=True), anywhere) is None
     assert await world.role(person(ws, kind="client", admin=True), anywhere) is None
+
+
+async def test_an_api_key_acts_as_its_person_within_its_scopes(world: World) -> None:
+    ws, project, user = new_id(), new_id(), new_id()
+    await world.deliver(Grant(ws, project, user).given("editor"))
+
+    def through_key(principal: Principal, *scopes: str) -> Principal:
+        return dataclasses.replace(principal, scopes=scopes, api_key_id=new_id())
+
+    read_only = through_key(person(ws, user), "read")
+    assert await world.role(read_only, project) == "editor"
+    assert await world.can(read_only, "view", project)
+    assert await world.can(read_only, "view_private", project)
+    assert not await world.can(read_only, "comment", project)
+    with pytest.raises(Problem) as caught:
+        await world.require(read_only, "log_time", project)
+    assert caught.value.status == 403
+    writing = through_key(person(ws, user), "read", "write")
+    assert await world.can(writing, "assign", project)
+    assert not await world.can(writing, "delete_item", project), "no more than the person"
+
+    # An admin's write key works on every project, but admin powers need the admin scope.
+    admin_write = through_key(person(ws, admin=True), "write")
+    assert all([await world.can(admin_write, action, new_id()) for action in ACTIONS])
+    assert (await world.scope(admin_write)).whole_workspace
+    assert not admin_write.is_admin
+    assert through_key(person(ws, admin=True), "admin").is_admin
+    assert not await world.can(through_key(person(ws, admin=True), "read"), "comment", project)
+
+
+def test_the_token_names_the_api_key_a_person_acts_through() -> None:
+    claims = {"sub": "u", "wid": "w", "scopes": ["read"], "api_key": "k"}
+    principal = principal_from_claims(claims)
+    assert (principal.api_key_id, principal.has_scope("read")) == ("k", True)
+    assert not principal.has_scope("write")
+    own = principal_from_claims({"sub": "u", "wid": "w"})
+    assert own.api_key_id is None and own.has_scope("admin"), "a person's own token is not scoped"
 
 
 async def test_a_grant_counts_only_in_its_own_workspace(world: World) -> None:

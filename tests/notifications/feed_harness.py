@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 
 from contracts import Envelope, registry
-from contracts.identity import ProjectRole, UserCreated, UserKind, WorkspaceCreated
-from contracts.tickets import ItemAssigned, ItemSnapshot, ProjectCreated
+from contracts.identity import ProjectRole, TeamChanged, UserCreated, UserKind, WorkspaceCreated
+from contracts.tickets import CommentAdded, ItemAssigned, ItemSnapshot, ProjectCreated
 from kit.settings import Settings
 from kit.testing.infra import database_url
 from services.notifications.feed import service
@@ -37,6 +37,7 @@ from services.notifications.feed.background import feed_tasks
 from services.notifications.models import (
     DirectoryPerson,
     DirectoryProject,
+    DirectoryTeamMember,
     FeedNotification,
     OutgoingMail,
 )
@@ -161,10 +162,16 @@ class FeedApp(ServiceHarness):
         return workspace_id
 
     async def add_user(
-        self, workspace_id: str, name: str, kind: UserKind = "staff", org: str | None = None
+        self,
+        workspace_id: str,
+        name: str,
+        kind: UserKind = "staff",
+        org: str | None = None,
+        *,
+        email: str | None = None,
     ) -> User:
         user_id = new_id()
-        email = f"{name.lower()}.{user_id[:6]}@acme.example"
+        email = email or f"{name.lower().replace(' ', '-')}.{user_id[:6]}@acme.example"
         await self.emit(
             UserCreated(
                 user_id=uuid.UUID(user_id),
@@ -208,6 +215,53 @@ class FeedApp(ServiceHarness):
         )
         return envelope
 
+    async def add_team(self, workspace_id: str, name: str, members: Sequence[User]) -> str:
+        """A team as identity announces it, once the directory holds its members."""
+        team_id = new_id()
+        await self.change_team(workspace_id, team_id, name, members)
+        return team_id
+
+    async def change_team(
+        self,
+        workspace_id: str,
+        team_id: str,
+        name: str,
+        members: Sequence[User],
+        *,
+        deleted: bool = False,
+        at: datetime | None = None,
+    ) -> Envelope:
+        """Identity's event of a team's whole state (as of `at`, now unless told), once the
+        directory consumer has handled it."""
+        envelope = registry.envelope(
+            TeamChanged(
+                team_id=uuid.UUID(team_id),
+                workspace_id=uuid.UUID(workspace_id),
+                name=name,
+                member_ids=[uuid.UUID(m.id) for m in members],
+                deleted=deleted,
+            ),
+            workspace=workspace_id,
+            subject=f"team/{team_id}",
+        )
+        if at is not None:
+            envelope = envelope.model_copy(update={"time": at})
+        await self.publish(envelope)
+        await self.handled(envelope, by="directory-teams")
+        return envelope
+
+    async def team_members(self, workspace_id: str, team_id: str) -> list[str]:
+        async with self.runtime.session_factory() as session:
+            rows = await session.scalars(
+                select(DirectoryTeamMember.user_id)
+                .where(
+                    DirectoryTeamMember.workspace_id == workspace_id,
+                    DirectoryTeamMember.team_id == team_id,
+                )
+                .order_by(DirectoryTeamMember.user_id)
+            )
+            return list(rows)
+
     async def team(self) -> Team:
         workspace_id = await self.add_workspace()
         project_id = await self.add_project(workspace_id)
@@ -223,17 +277,27 @@ class FeedApp(ServiceHarness):
         return Team(workspace_id, project_id, manager, ann, bob, vendor, client, outsider)
 
     async def assign(
-        self, team: Team, *added: User, actor: User | None = None, title: str = "Banner"
+        self,
+        team: Team,
+        *added: User,
+        actor: User | None = None,
+        title: str = "Banner",
+        teams: Sequence[str] = (),
     ) -> Envelope:
-        """Tickets' event of people assigned an item (by the team's manager unless told),
-        once the feed has handled it."""
+        """Tickets' event of people (and `teams`) assigned an item (by the team's manager
+        unless told), once the feed has handled it."""
         item_id = new_id()
         envelope = registry.envelope(
             ItemAssigned(
                 item=snapshot(
-                    item_id, team.project_id, title=title, assignees=[a.id for a in added]
+                    item_id,
+                    team.project_id,
+                    title=title,
+                    assignees=[a.id for a in added],
+                    teams=teams,
                 ),
                 added_user_ids=[uuid.UUID(a.id) for a in added],
+                added_team_ids=[uuid.UUID(t) for t in teams],
             ),
             workspace=team.workspace_id,
             subject=f"item/{item_id}",
@@ -241,6 +305,37 @@ class FeedApp(ServiceHarness):
         await self.publish(envelope)
         await self.handled(envelope)
         return envelope
+
+    async def comment(
+        self,
+        team: Team,
+        author: User,
+        body: str,
+        *,
+        followers: Sequence[User] = (),
+        teams: Sequence[str] = (),
+        visibility: Literal["public", "private"] = "public",
+    ) -> str:
+        """Tickets' event of a comment by `author` on a new item of the team's project, once
+        the feed has handled it; returns the event's id."""
+        item_id = new_id()
+        envelope = registry.envelope(
+            CommentAdded(
+                comment_id=uuid.uuid4(),
+                item=snapshot(
+                    item_id, team.project_id, followers=[f.id for f in followers], teams=teams
+                ),
+                author_id=uuid.UUID(author.id),
+                visibility=visibility,
+                channel="app",
+                body=body,
+            ),
+            workspace=team.workspace_id,
+            subject=f"item/{item_id}",
+        ).model_copy(update={"actor": author.id})
+        await self.publish(envelope)
+        await self.handled(envelope)
+        return envelope.id
 
     # --- what the service holds ---------------------------------------------------------------
 
@@ -324,6 +419,7 @@ def snapshot(
     title: str = "Banner",
     followers: Sequence[str] = (),
     assignees: Sequence[str] = (),
+    teams: Sequence[str] = (),
     requester_id: str | None = None,
 ) -> ItemSnapshot:
     """An item as tickets describes it in every item event."""
@@ -340,6 +436,7 @@ def snapshot(
         priority="normal",
         requester_id=uuid.UUID(requester_id) if requester_id else None,
         assignee_user_ids=[uuid.UUID(a) for a in assignees],
+        assignee_team_ids=[uuid.UUID(t) for t in teams],
         follower_ids=[uuid.UUID(f) for f in followers],
     )
 

@@ -16,7 +16,6 @@ from contracts.tickets import CommentAdded, ItemAssigned
 from tests.notifications import feed_harness
 from tests.notifications.feed_harness import (
     FeedApp,
-    Team,
     User,
     new_id,
     snapshot,
@@ -29,33 +28,6 @@ feed_settings_ = feed_harness.feed_settings_
 
 def _uuid(user: User) -> uuid.UUID:
     return uuid.UUID(user.id)
-
-
-async def _comment(
-    feed: FeedApp,
-    team: Team,
-    author: User,
-    body: str,
-    *,
-    followers: list[User],
-    visibility: str = "public",
-) -> str:
-    item_id = new_id()
-    envelope = registry.envelope(
-        CommentAdded(
-            comment_id=uuid.uuid4(),
-            item=snapshot(item_id, team.project_id, followers=[f.id for f in followers]),
-            author_id=_uuid(author),
-            visibility="private" if visibility == "private" else "public",
-            channel="app",
-            body=body,
-        ),
-        workspace=team.workspace_id,
-        subject=f"item/{item_id}",
-    ).model_copy(update={"actor": author.id})
-    await feed.publish(envelope)
-    await feed.handled(envelope)
-    return envelope.id
 
 
 # --- who is told ---------------------------------------------------------------------------------
@@ -93,7 +65,7 @@ async def test_a_redelivered_event_notifies_once(feed: FeedApp) -> None:
 async def test_a_public_comment_tells_every_follower_but_its_author(feed: FeedApp) -> None:
     team = await feed.team()
     followers = [team.ann, team.bob, team.vendor, team.client]
-    await _comment(feed, team, team.ann, "<p>Draft is up</p>", followers=followers)
+    await feed.comment(team, team.ann, "<p>Draft is up</p>", followers=followers)
 
     for follower in (team.bob, team.vendor, team.client):
         [notice] = await feed.notices(follower)
@@ -112,7 +84,7 @@ async def test_a_private_note_reaches_staff_and_collaborators_never_a_client(
     team = await feed.team()
     body = f"Internal: margin is thin, @{team.client.email} must not know"
     followers = [team.bob, team.vendor, team.client]
-    await _comment(feed, team, team.ann, body, followers=followers, visibility="private")
+    await feed.comment(team, team.ann, body, followers=followers, visibility="private")
 
     assert [n.kind for n in await feed.notices(team.bob)] == ["comment"]
     assert [n.title for n in await feed.notices(team.vendor)] == [
@@ -128,7 +100,7 @@ async def test_a_mention_by_address_tells_who_may_see_the_item(feed: FeedApp) ->
         f"<p>@{team.bob.email.upper()} and @{team.outsider.email}, see "
         f"mail x@{team.ann.email} too</p>"
     )
-    event_id = await _comment(feed, team, team.manager, body, followers=[team.ann])
+    event_id = await feed.comment(team, team.manager, body, followers=[team.ann])
 
     [mention] = await feed.notices(team.bob)
     assert mention.kind == "mention"
@@ -210,7 +182,7 @@ async def test_a_shared_project_is_announced_unless_silent(feed: FeedApp) -> Non
     )
 
 
-async def test_a_grant_event_for_a_team_announces_nothing(feed: FeedApp) -> None:
+async def test_a_grant_to_a_team_not_known_yet_announces_nothing(feed: FeedApp) -> None:
     team = await feed.team()
     envelope = await feed.emit(
         GrantGiven(

@@ -1,6 +1,7 @@
 """A hostile corpus through the real listener: every message gets a recorded outcome (or a
 clear SMTP refusal), nothing of it leaks into what we send later, and the listener keeps
-serving throughout."""
+serving throughout. A sender past the rate limit is told to come back later (SMTP 451,
+HTTP 429), and the attempt is recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import smtplib
 from email.message import EmailMessage
 
+import httpx
 import pytest
 
 from tests.conftest import eventually
@@ -115,9 +117,17 @@ async def test_a_hostile_corpus_gets_an_outcome_each_and_the_listener_keeps_serv
         with pytest.raises(smtplib.SMTPRecipientsRefused) as unknown:
             await system.send(mail("x@hostile.test", nobody, "Hi", "hi"), nobody)
         assert unknown.value.recipients[nobody][0] == 550
-    # A flood from one sender: past the limit it is recorded and dropped.
-    for n in range(RATE_LIMIT + 2):
+    # A flood from one sender: past the limit each mail is refused for now (451 4.7.1, so
+    # a real server keeps it and retries later) and the attempt recorded.
+    for n in range(RATE_LIMIT):
         await deliver(mail("flood@hostile.test", to, f"Flood {n}", "more"))
+    for n in range(RATE_LIMIT, RATE_LIMIT + 2):
+        with pytest.raises(smtplib.SMTPDataError) as slowed:
+            await deliver(mail("flood@hostile.test", to, f"Flood {n}", "more"))
+        assert slowed.value.smtp_code == 451
+        reply = slowed.value.smtp_error
+        assert (reply if isinstance(reply, bytes) else reply.encode()).startswith(b"4.7.1 ")
+        sent += 1
     # And the listener still serves an ordinary mail.
     await deliver(mail("Olga <olga@hostile.test>", to, "Ordinary", "An ordinary request."))
 
@@ -139,9 +149,14 @@ async def test_a_hostile_corpus_gets_an_outcome_each_and_the_listener_keeps_serv
     assert by_subject["[#1] Re: anything"].status == "held"
     flood = [r for r in rows if r.subject.startswith("Flood")]
     assert sum(r.status == "accepted" for r in flood) == RATE_LIMIT
-    assert {r.reason for r in flood if r.status == "ignored"} == {
-        f"rate limit: more than {RATE_LIMIT} mails in 600 s from sender"
-    }
+    held_back = [r for r in flood if r.status == "ignored"]
+    assert [r.subject for r in held_back] == [f"Flood {RATE_LIMIT}", f"Flood {RATE_LIMIT + 1}"]
+    assert all(
+        (r.reason or "").startswith(
+            f"rate limit: more than {RATE_LIMIT} mails in 600 s from sender; refused for now"
+        )
+        for r in held_back
+    )
     assert by_subject["Ordinary"].status == "accepted"
     injected = by_subject["Invoice Bcc: victim@evil.test"]
     assert injected.status == "accepted"
@@ -196,3 +211,53 @@ async def forged_target(system: MailSystem, tenant: Tenant) -> str:
 
     await eventually(known, timeout=30)
     return address
+
+
+async def test_a_sender_past_the_limit_is_told_to_come_back_later_on_either_channel(
+    mail_system: MailSystem,
+) -> None:
+    system = mail_system
+    tenant = await system.sign_up()
+    to = tenant.address
+    sender = f"burst@{tenant.slug}-client.test"
+
+    async def post(subject: str, sender: str = sender) -> httpx.Response:
+        raw = mail(sender, to, subject, "again").as_bytes()
+        return await system.client.post(
+            f"{system.base}/notifications/inbound/mime",
+            params={"recipient": to, "mail_from": sender},
+            headers={**tenant.auth, "Content-Type": "message/rfc822"},
+            content=raw,
+        )
+
+    for n in range(RATE_LIMIT):
+        taken = await post(f"Burst {n}")
+        assert taken.status_code == 202, taken.text
+    slowed = await post("Burst over")
+    assert slowed.status_code == 429
+    assert slowed.headers["content-type"] == "application/problem+json"
+    problem = slowed.json()
+    assert problem["type"].endswith("/rate-limited") and problem["status"] == 429
+    assert 1 <= int(slowed.headers["Retry-After"]) <= 600
+    recorded = await system.client.get(
+        f"{system.base}/notifications/inbound/{problem['id']}", headers=tenant.auth
+    )
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["status"] == "ignored"
+    assert recorded.json()["reason"].startswith("rate limit: more than")
+
+    # The count is the sender's in the workspace, whichever way the mail comes in.
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await system.send(mail(sender, to, "Burst by SMTP", "again"), to)
+    assert refused.value.smtp_code == 451
+    # Anyone else still gets through, on both channels.
+    assert (await post("Someone else", f"calm@{tenant.slug}-client.test")).status_code == 202
+    await system.send(mail(f"quiet@{tenant.slug}-client.test", to, "Quiet", "hello"), to)
+
+    rows = await system.processed(tenant.workspace_id, RATE_LIMIT + 4)
+    by_subject = {r.subject: r for r in rows}
+    assert by_subject["Burst over"].status == "ignored"
+    assert by_subject["Burst by SMTP"].status == "ignored"
+    assert by_subject["Someone else"].status == "accepted"
+    assert by_subject["Quiet"].status == "accepted"
+    assert sum(r.status == "accepted" for r in rows if r.subject.startswith("Burst")) == RATE_LIMIT

@@ -73,7 +73,9 @@ async def test_a_mail_becomes_a_ticket_and_the_reply_a_comment(mail_system: Mail
     assert ack["Subject"] == f"[#{item['number']}] Banner for the spring sale"
     assert ack["Auto-Submitted"] == "auto-generated"
     assert ack["X-Auto-Response-Suppress"] == "All"
-    assert ack["References"] == f"<item-{item['id']}@{DOMAIN}>"
+    # It answers the request, in the item's thread.
+    assert ack["References"] == f"<item-{item['id']}@{DOMAIN}> {request['Message-ID']}"
+    assert ack["In-Reply-To"] == request["Message-ID"]
     reply_to = str(ack["Reply-To"])
     assert reply_to.startswith("reply+") and reply_to.endswith(f"@{DOMAIN}")
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
 from kit.settings import Settings
-from tests.support.buses import delete_namespace
+from tests.support.buses import delete_namespace, ensure_broker_running
 from tests.support.pair import drop_databases, pair_settings, prepare_databases
 
 
@@ -28,22 +26,3 @@ async def settings(
     await ensure_broker_running()
     await delete_namespace(amqp_url, namespace)
     await drop_databases(built)
-
-
-async def rabbitmqctl(*args: str) -> None:
-    result = await asyncio.to_thread(
-        subprocess.run,
-        ["rabbitmqctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr}")
-
-
-async def ensure_broker_running() -> None:
-    """A test that stopped the app must never leave the broker down for the next one."""
-    await rabbitmqctl("start_app")
-    await rabbitmqctl("await_startup")

@@ -20,7 +20,7 @@ from kit.metrics import REGISTRY
 from kit.runtime import ServiceRuntime
 from kit.settings import Settings
 from tests.conftest import eventually
-from tests.reliability.conftest import ensure_broker_running, rabbitmqctl
+from tests.support.buses import ensure_broker_running, rabbitmqctl
 from tests.support.pair import (
     CONSUMER,
     PRODUCER,

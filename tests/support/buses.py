@@ -45,3 +45,22 @@ async def delete_namespace(amqp_url: str, namespace: str) -> None:
         await channel.exchange_delete(f"{namespace}.events")
     finally:
         await connection.close()
+
+
+async def rabbitmqctl(*args: str) -> None:
+    result = await asyncio.to_thread(
+        subprocess.run,
+        ["rabbitmqctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr}")
+
+
+async def ensure_broker_running() -> None:
+    """A test that stopped the app must never leave the broker down for the next one."""
+    await rabbitmqctl("start_app")
+    await rabbitmqctl("await_startup")

@@ -76,16 +76,7 @@ class ServiceHarness:
     ) -> list[dict[str, Any]]:
         """The data of every `event_type` event the service recorded, oldest first; only one
         workspace's when given."""
-        async with self.runtime.engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(OUTBOX.c.payload)
-                    .where(OUTBOX.c.event_type == event_type)
-                    .order_by(OUTBOX.c.seq)
-                )
-            ).scalars()
-            envelopes = [Envelope.from_json(payload) for payload in rows]
-        return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
+        return await published_by(self.runtime, event_type, workspace)
 
     async def knows_workspace(self, workspace_id: str) -> bool:
         """Whether the service's access projection holds the workspace."""
@@ -144,6 +135,23 @@ class ServiceHarness:
         )
         await eventually(lambda: self.grant_projected(grant_id), timeout=10)
         return grant_id, envelope
+
+
+async def published_by(
+    runtime: ServiceRuntime, event_type: str, workspace: str | None = None
+) -> list[dict[str, Any]]:
+    """The data of every `event_type` event a service recorded in its outbox, oldest first;
+    only one workspace's when given."""
+    async with runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(OUTBOX.c.payload)
+                .where(OUTBOX.c.event_type == event_type)
+                .order_by(OUTBOX.c.seq)
+            )
+        ).scalars()
+        envelopes = [Envelope.from_json(payload) for payload in rows]
+    return [e.data for e in envelopes if workspace is None or e.workspace == workspace]
 
 
 def free_port() -> int:

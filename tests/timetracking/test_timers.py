@@ -86,6 +86,36 @@ async def test_starting_another_item_stops_the_running_timer_into_an_entry(
     assert len(await timetracking.entries_of(team.id, team.contributor.id)) == 1
 
 
+async def test_a_timer_started_late_is_corrected_and_bills_the_real_time(
+    timetracking: TimetrackingApp,
+) -> None:
+    team = await make_team(timetracking)
+    token = team.contributor.token
+    await timetracking.post("/timers", token, json={"item_id": team.item_id, "note": "brief"})
+    began = datetime.now(UTC) - timedelta(hours=2)
+    changed = await timetracking.patch(
+        "/timers/current", token, json={"started_at": began.isoformat(), "note": "brief v2"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert datetime.fromisoformat(changed.json()["started_at"]) == began
+    assert changed.json()["note"] == "brief v2"
+
+    future = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    refused = await timetracking.patch("/timers/current", token, json={"started_at": future})
+    assert refused.status_code == 422
+    assert problem_type(refused) == "timer-start-in-future"
+    naive = await timetracking.patch(
+        "/timers/current", token, json={"started_at": "2026-03-02T09:00:00"}
+    )
+    assert naive.status_code == 422, "a time without its offset is ambiguous"
+
+    entry = (await timetracking.post("/timers/current/stop", token)).json()
+    assert entry["minutes"] in (120, 121), "two hours, rounded up to the minute"
+    assert (entry["note"], entry["flagged"]) == ("brief v2", False)
+    nothing = await timetracking.patch("/timers/current", token, json={"note": "x"})
+    assert problem_type(nothing) == "no-running-timer"
+
+
 async def test_discarding_writes_nothing(timetracking: TimetrackingApp) -> None:
     team = await make_team(timetracking)
     token = team.contributor.token

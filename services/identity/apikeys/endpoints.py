@@ -27,7 +27,7 @@ def _out(row: ApiKeyRow) -> ApiKey:
 
 def _admin_user(principal: Caller) -> None:
     require_admin(principal)
-    if principal.kind == "service":
+    if principal.api_key_id is not None:
         raise Problem(403, "users-only", "API keys are managed by admins, not by other keys.")
 
 
@@ -56,10 +56,10 @@ async def revoke_key(key_id: str, principal: Caller, uow: UoW) -> ApiKey:
 
 @router.post("/api-keys/token", response_model=ApiKeyToken)
 async def exchange_key(principal: Caller, uow: UoW, ident: Ident) -> ApiKeyToken:
-    """Exchange an API key (sent as `X-API-Key`) for a short-lived access token of the key's
-    workspace and scopes, which every service verifies itself (the integrations gateway
-    forwards tools' calls with it)."""
-    if principal.kind != "service" or not principal.subject.startswith("apikey:"):
+    """Exchange an API key (sent as `X-API-Key`) for a short-lived access token of the person
+    the key acts for, capped by the key's scopes, which every service verifies itself (the
+    integrations gateway forwards tools' calls with it)."""
+    if principal.api_key_id is None:
         raise Problem(400, "api-key-only", "Send the API key itself as `X-API-Key`.")
     token, ttl = await ident.tokens.issue_for_api_key(uow, principal)
     await uow.commit()

@@ -1,5 +1,9 @@
 """API keys for integrations: scoped, shown once, stored as a SHA-256 hash, revocable.
 
+A key acts as the person who created it, as they are at each call (kind, role, teams),
+capped by its scopes: `read` sees what they see, `write` also changes what they may change,
+`admin` adds their workspace admin powers. A key of a person no longer active stops working.
+
 The key carries 256 bits of randomness, so a fast hash is enough (no password
 stretching needed), and other services can verify keys from the hash that
 `identity.apikey.created.v1` carries.

@@ -87,6 +87,7 @@ async def me(principal: Caller, uow: UoW) -> Me:
         workspace_role=principal.workspace_role,
         teams=list(principal.teams),
         scopes=list(principal.scopes),
+        api_key_id=principal.api_key_id,
         email=user.email if user else None,
         display_name=user.display_name if user else None,
         client_organisation_id=user.client_organisation_id if user else None,

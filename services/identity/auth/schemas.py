@@ -52,6 +52,9 @@ class Me(BaseModel):
     workspace_role: str
     teams: list[str]
     scopes: list[str]
+    api_key_id: str | None = Field(
+        default=None, description="The API key used, if any; the user is the person it acts for."
+    )
     email: str | None = None
     display_name: str | None = None
     client_organisation_id: str | None = None

@@ -247,8 +247,10 @@ class Tokens:
         return TokenPair(access, refresh, ttl)
 
     async def issue_for_api_key(self, uow: UnitOfWork, key: Principal) -> tuple[str, int]:
-        """A short-lived access token standing for an API key (its workspace, role and scopes),
-        so services that verify only access tokens can serve calls made with the key."""
+        """A short-lived access token of the person an API key acts for (their kind, role and
+        teams), naming the key and its scopes, so services that verify only access tokens
+        serve calls made with the key as that person, capped by the scopes."""
+        assert key.api_key_id is not None
         signing = await self._keys.signing_key(uow)
         issued = now()
         ttl = self._identity.access_token_ttl_seconds
@@ -257,9 +259,12 @@ class Tokens:
             "aud": self._settings.jwt_audience,
             "sub": key.subject,
             "wid": key.workspace_id,
-            "kind": "service",
+            "kind": key.kind,
             "role": key.workspace_role,
+            "teams": list(key.teams),
+            "org": key.client_organisation_id,
             "scopes": list(key.scopes),
+            "api_key": key.api_key_id,
             "iat": int(issued.timestamp()),
             "exp": int((issued + timedelta(seconds=ttl)).timestamp()),
             "jti": new_id(),

@@ -31,12 +31,20 @@ RANKS = {"viewer": 0, "contributor": 1, "editor": 2, "manager": 3}
 Subject = Literal["user", "team"]
 
 
+def _user_uuid(subject: str | None) -> UUID | None:
+    """A granter that is a person; the platform's own principals are none."""
+    try:
+        return None if subject is None else UUID(subject)
+    except ValueError:
+        return None
+
+
 def project_not_found() -> Problem:
     return Problem(404, "not-found", "No such project.")
 
 
 async def role_here(uow: UnitOfWork, principal: Principal, project_id: str) -> str | None:
-    if principal.is_admin:
+    if principal.holds_admin_role:
         return "manager"
     roles = await repository.roles_on_project(
         uow.session, principal.workspace_id, project_id, principal.subject
@@ -71,8 +79,8 @@ async def give(
     assert workspace is not None
     if principal is not None:
         await require_manager(uow, principal, project_id)
-        # An API key is not a user: no granter is stored (the event's actor names the key).
-        granted_by = None if principal.subject.startswith("apikey:") else principal.subject
+        # Through an API key too, the granter is the person the key acts for.
+        granted_by = principal.subject
     elif await repository.project(uow.session, workspace, project_id) is None:
         raise project_not_found()
     if not await repository.subject_exists(uow.session, workspace, subject_type, subject_id):
@@ -103,9 +111,7 @@ async def give(
             subject_id=UUID(subject_id),
             role=role,
             silent=silent,
-            granted_by=UUID(granted_by)
-            if granted_by and not granted_by.startswith("apikey:")
-            else None,
+            granted_by=_user_uuid(granted_by),
         ),
         workspace=workspace,
         subject=f"project/{project_id}",
@@ -175,7 +181,7 @@ async def request_access(
     uow: UnitOfWork, principal: Principal, project_id: str, note: str
 ) -> AccessRequest:
     """Anyone in the workspace but clients may ask; the project's managers are told."""
-    if principal.is_client or principal.kind == "service":
+    if principal.is_client or principal.kind == "service" or principal.api_key_id is not None:
         raise Problem(403, "cannot-request-access", "Only staff and collaborators ask for access.")
     found = await repository.project(uow.session, principal.workspace_id, project_id)
     if found is None:
@@ -222,7 +228,7 @@ async def decide(
     role: ProjectRole | None,
     reason: str,
 ) -> AccessRequest:
-    if principal.kind == "service":
+    if principal.kind == "service" or principal.api_key_id is not None:
         raise Problem(403, "users-only", "Access requests are decided by people, not API keys.")
     request = await repository.access_request(uow.session, principal.workspace_id, request_id)
     if request is None:

@@ -70,9 +70,10 @@ async def read_user(user_id: str, principal: Caller, uow: UoW) -> User:
 
 @router.post("/users/invitations", status_code=201, response_model=User)
 async def invite(body: Invitation, principal: Caller, uow: UoW, ident: Ident) -> User:
-    """Invite a person (admins); they get a single-use link to set their password."""
+    """Invite a person (admins); they get a single-use link to set their password. Through
+    an API key, inviting a client is everyday work (`write`); anyone else needs `admin`."""
     require_admin(principal)
-    require_scope(principal, "admin")
+    require_scope(principal, "write" if body.kind == "client" else "admin")
     row = await service.invite(uow, ident, principal, body)
     await uow.commit()
     return user_out(row)

@@ -2,8 +2,10 @@
 
 Authentication: a user's access token is verified locally like in every service. An API
 key (`X-API-Key`, or a Bearer token starting with `dlk_`) is exchanged at identity for a
-short-lived access token of the key's workspace and scopes (`POST /api-keys/token`), reused
-for `api_key_cache_seconds`, so a revoked key stops working within that time.
+short-lived access token of the person who created the key, capped by the key's scopes
+(`POST /api-keys/token`), reused for `api_key_cache_seconds`, so a revoked key stops working
+within that time. A key therefore does what its person may do, as that person: a ticket it
+creates, a comment it posts, time it logs are theirs.
 
 Actions, searches and dropdown lists are forwarded to the service owning the data, over
 its HTTP API, with that same access token. Why HTTP rather than commands on the bus: a tool
@@ -31,7 +33,6 @@ from kit.runtime import ServiceRuntime
 from services.integrations.settings import IntegrationsSettings
 
 API_KEY_PREFIX = "dlk_"
-SCOPE_RANK = {"read": 0, "write": 1, "admin": 2}
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,10 @@ OwnersDep = Annotated[Owners, Depends(owners)]
 
 
 def require_scope(principal: Principal, scope: str) -> None:
-    """API keys carry scopes (read < write < admin); users are limited by their role."""
-    if principal.kind != "service":
-        return
-    held = max((SCOPE_RANK[s] for s in principal.scopes if s in SCOPE_RANK), default=-1)
-    if held < SCOPE_RANK[scope]:
+    """API keys carry scopes (read < write < admin); users are limited by their role. The
+    owning services cap a key by its scopes as well; checking here first refuses before
+    anything is forwarded."""
+    if not principal.has_scope(scope):
         raise Problem(403, "insufficient-scope", f"This API key lacks the `{scope}` scope.")
 
 

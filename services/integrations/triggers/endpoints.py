@@ -20,7 +20,7 @@ from services.integrations.triggers import repository
 from services.integrations.triggers.catalog import TRIGGERS
 from services.integrations.webhooks import repository as webhooks_repository
 from services.integrations.webhooks import service as webhooks
-from services.integrations.webhooks.endpoints import Settings
+from services.integrations.webhooks.endpoints import Guard, Settings
 from services.integrations.webhooks.schemas import Filters
 
 router = APIRouter(prefix="/v1", tags=["triggers"])
@@ -119,7 +119,9 @@ def _hook_out(row: Any) -> Hook:
 
 
 @router.post("/hooks", status_code=201, response_model=Hook)
-async def subscribe(body: HookCreate, caller: CallerDep, uow: UoW, settings: Settings) -> Hook:
+async def subscribe(
+    body: HookCreate, caller: CallerDep, uow: UoW, settings: Settings, guard: Guard
+) -> Hook:
     """A REST-hook subscription (Zapier's `performSubscribe`): the trigger's objects are
     POSTed to `target_url`, signed, until unsubscribed or the receiver answers 410."""
     principal = caller.principal
@@ -130,6 +132,7 @@ async def subscribe(body: HookCreate, caller: CallerDep, uow: UoW, settings: Set
         uow,
         principal,
         settings,
+        guard,
         url=body.target_url,
         events=[body.event],
         filters=body.filters.as_dict(),
@@ -172,6 +175,9 @@ class Me(BaseModel):
     kind: str
     workspace_role: str
     scopes: list[str]
+    api_key_id: str | None = Field(
+        description="The key used, if any; `subject` is then the person it acts for."
+    )
 
 
 @router.get("/me", response_model=Me, tags=["gateway"])
@@ -184,4 +190,5 @@ async def me(caller: CallerDep, request: Request) -> Me:
         kind=p.kind,
         workspace_role=p.workspace_role,
         scopes=list(p.scopes),
+        api_key_id=p.api_key_id,
     )

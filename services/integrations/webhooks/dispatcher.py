@@ -14,6 +14,10 @@ Attempts: redirects are not followed (a 3xx is a failure), `410 Gone` switches t
 endpoint off, `429`/`503` with `Retry-After` wait at least that long, anything else that is
 not 2xx is retried after the next delay of the schedule, spread by jitter. An endpoint that
 has not succeeded for `webhook_disable_after_hours` is switched off and its owner told.
+
+Time and name lookups come from the `clock` and the `guard` the dispatcher is built with
+(production's by default), so a schedule spanning days and a name that re-resolves
+elsewhere can be shown for real without waiting or a DNS server.
 """
 
 from __future__ import annotations
@@ -64,10 +68,18 @@ class Outcome:
 
 
 class Dispatcher:
-    def __init__(self, runtime: ServiceRuntime, settings: IntegrationsSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: IntegrationsSettings,
+        *,
+        clock: service.Clock = service.now,
+        guard: ssrf.Guard | None = None,
+    ) -> None:
         self._runtime = runtime
         self._settings = settings
-        self._allowed = ssrf.parse_networks(settings.webhook_allow_networks)
+        self._now = clock
+        self._guard = guard or ssrf.Guard.of(settings.webhook_allow_networks)
         self._inflight: defaultdict[str, int] = defaultdict(int)
         self._limits: dict[str, int] = {}
         self._wake = asyncio.Event()
@@ -125,7 +137,7 @@ class Dispatcher:
     async def _claim(self) -> tuple[list[Claimed], bool]:
         """What was claimed, and whether some due deliveries waited for a busy endpoint (then
         the next claim, which leaves that endpoint out, follows at once)."""
-        moment = service.now()
+        moment = self._now()
         claimed: list[Claimed] = []
         crowded = False
         async with self._runtime.unit_of_work() as uow:
@@ -208,7 +220,7 @@ class Dispatcher:
 
     async def _send(self, client: httpx.AsyncClient, item: Claimed) -> Outcome:
         started = time.perf_counter()
-        moment = datetime.now(UTC)
+        moment = self._now()
         headers = signing.headers(item.secrets, item.delivery_id, moment, item.body)
         logged = {k: v for k, v in headers.items() if k != "webhook-signature"}
 
@@ -216,7 +228,7 @@ class Dispatcher:
             return int((time.perf_counter() - started) * 1000)
 
         try:
-            target = await ssrf.check(item.url, self._allowed)
+            target = await self._guard.check(item.url)
         except ssrf.TargetRefused as error:
             return Outcome(None, "", str(error), elapsed(), None, logged)
         headers["host"] = target.host_header
@@ -237,11 +249,11 @@ class Dispatcher:
         excerpt = response.text[:EXCERPT]
         retry_after = None
         if response.status_code in (429, 503):
-            retry_after = _retry_after(response.headers.get("retry-after"))
+            retry_after = _retry_after(response.headers.get("retry-after"), moment)
         return Outcome(response.status_code, excerpt, None, elapsed(), retry_after, logged)
 
     async def _settle(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
-        moment = service.now()
+        moment = self._now()
         switched_off: list[tuple[str, str]] = []
         async with self._runtime.unit_of_work() as uow:
             deliveries = await repository.deliveries_by_id(
@@ -338,7 +350,7 @@ def _logged(item: Claimed, outcome: Outcome, moment: datetime) -> WebhookAttempt
     )
 
 
-def _retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None, moment: datetime) -> float | None:
     """Seconds, or an HTTP date (RFC 9110)."""
     if not value:
         return None
@@ -349,7 +361,7 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (_aware(when) - datetime.now(UTC)).total_seconds())
+    return max(0.0, (_aware(when) - moment).total_seconds())
 
 
 def _aware(moment: datetime) -> datetime:

@@ -14,7 +14,7 @@ from kit.uow import UnitOfWork
 from services.integrations.gateway.owners import CallerDep, require_admin
 from services.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.integrations.settings import IntegrationsSettings
-from services.integrations.webhooks import repository, service
+from services.integrations.webhooks import repository, service, ssrf
 from services.integrations.webhooks.schemas import (
     Attempt,
     Delivery,
@@ -34,6 +34,14 @@ def settings_of(request: Request) -> IntegrationsSettings:
 
 
 Settings = Annotated[IntegrationsSettings, Depends(settings_of)]
+
+
+def guard_of(request: Request) -> ssrf.Guard:
+    found: ssrf.Guard = request.app.state.url_guard
+    return found
+
+
+Guard = Annotated[ssrf.Guard, Depends(guard_of)]
 
 
 def endpoint_out(row: WebhookEndpoint) -> Endpoint:
@@ -93,13 +101,14 @@ async def _endpoint(uow: UnitOfWork, caller: CallerDep, endpoint_id: str) -> Web
 
 @router.post("/webhooks", status_code=201, response_model=Endpoint)
 async def create_endpoint(
-    body: EndpointCreate, caller: CallerDep, uow: UoW, settings: Settings
+    body: EndpointCreate, caller: CallerDep, uow: UoW, settings: Settings, guard: Guard
 ) -> Endpoint:
     require_admin(caller.principal)
     row = await service.create_endpoint(
         uow,
         caller.principal,
         settings,
+        guard,
         url=body.url,
         events=body.events,
         filters=body.filters.as_dict(),
@@ -126,12 +135,12 @@ async def get_endpoint(endpoint_id: str, caller: CallerDep, uow: UoW) -> Endpoin
 
 @router.patch("/webhooks/{endpoint_id}", response_model=Endpoint)
 async def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, caller: CallerDep, uow: UoW, settings: Settings
+    endpoint_id: str, body: EndpointUpdate, caller: CallerDep, uow: UoW, guard: Guard
 ) -> Endpoint:
     row = await _endpoint(uow, caller, endpoint_id)
     client_safe = row.client_safe if body.client_safe is None else body.client_safe
     if body.url is not None:
-        row.url = await service.checked_url(body.url, settings)
+        row.url = await service.checked_url(body.url, guard)
     if body.events is not None or body.client_safe is not None:
         row.events = service.check_events(caller.principal, body.events or row.events, client_safe)
         row.client_safe = client_safe

@@ -49,6 +49,10 @@ def _wake_after_commit(uow: UnitOfWork) -> None:
     orm_event.listen(session, "after_commit", wake, once=True)
 
 
+Clock = Callable[[], datetime]
+"""What "now" is for the delivery schedule: `now` in production; tests step through days."""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -67,6 +71,7 @@ def owner_of(principal: Principal) -> dict[str, Any]:
         "role": principal.workspace_role,
         "teams": list(principal.teams),
         "scopes": list(principal.scopes),
+        "api_key": principal.api_key_id,
     }
 
 
@@ -79,6 +84,7 @@ def principal_of(endpoint: WebhookEndpoint) -> Principal:
         workspace_role=owner.get("role", "member"),
         teams=tuple(owner.get("teams", ())),
         scopes=tuple(owner.get("scopes", ())),
+        api_key_id=owner.get("api_key"),
     )
 
 
@@ -102,9 +108,9 @@ def check_events(principal: Principal, events: Sequence[str], client_safe: bool)
     return sorted(set(events))
 
 
-async def checked_url(url: str, settings: IntegrationsSettings) -> str:
+async def checked_url(url: str, guard: ssrf.Guard) -> str:
     try:
-        await ssrf.check(url, ssrf.parse_networks(settings.webhook_allow_networks))
+        await guard.check(url)
     except ssrf.TargetRefused as error:
         raise Problem(422, "url-refused", str(error)) from error
     return url
@@ -114,6 +120,7 @@ async def create_endpoint(
     uow: UnitOfWork,
     principal: Principal,
     settings: IntegrationsSettings,
+    guard: ssrf.Guard,
     *,
     url: str,
     events: Sequence[str],
@@ -126,7 +133,7 @@ async def create_endpoint(
     endpoint = WebhookEndpoint(
         id=new_id(),
         workspace_id=principal.workspace_id,
-        url=await checked_url(url, settings),
+        url=await checked_url(url, guard),
         description=description,
         events=check_events(principal, events, client_safe),
         filters=filters,
@@ -184,7 +191,7 @@ def _user_id(subject: str | None) -> UUID | None:
     try:
         return None if subject is None else UUID(subject)
     except ValueError:
-        return None  # an API key registered it: there is no user to tell
+        return None  # the platform's own principal registered it: there is no one to tell
 
 
 # --- deliveries ---------------------------------------------------------------------------
@@ -274,8 +281,8 @@ async def _owner_sees(
     roles: dict[tuple[str, str], bool],
 ) -> bool:
     owner = principal_of(endpoint)
-    if owner.is_admin:
-        return True
+    if owner.holds_admin_role:
+        return True  # an admin sees everything, through any of their keys too
     if project_id is None:
         return False  # workspace-wide facts (new clients, unplaced time) are for admins
     key = (endpoint.id, project_id)

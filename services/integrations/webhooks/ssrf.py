@@ -6,6 +6,10 @@ registration and again before every attempt, and the attempt connects to the ver
 that was checked, so a name that re-resolves elsewhere in between (DNS rebinding) never
 redirects a delivery.
 
+Names are looked up through a `Lookup` (the system resolver unless another is given), so
+what a name answers at check time and at any later time can be scripted and shown not to
+matter.
+
 Numeric spellings of an address (`2130706433`, `0x7f.1`, `017700000001`) are read the way
 the C resolver would read them, then checked like any other address; IPv4-mapped IPv6
 addresses (`::ffff:127.0.0.1`) are checked as the IPv4 address they carry.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -26,6 +30,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
+
+
+Lookup = Callable[[str, int], Awaitable[Sequence[str]]]
+"""A name and port → the addresses it resolves to now, as text (an empty list: none)."""
 
 
 class TargetRefused(Exception):
@@ -113,18 +121,26 @@ def refusal(address: IPAddress, allowed: Sequence[Network]) -> str | None:
     return None
 
 
-async def resolve(host: str, port: int) -> list[IPAddress]:
-    literal = literal_address(host)
-    if literal is not None:
-        return [literal]
+async def system_lookup(host: str, port: int) -> list[str]:
+    """The C resolver's answer (`getaddrinfo`), as the operating system configures it."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise TargetRefused(f"The host {host!r} does not resolve: {error.strerror}.") from error
+    return [str(sockaddr[0]) for _family, _type, _proto, _name, sockaddr in infos]
+
+
+async def resolve(host: str, port: int, lookup: Lookup = system_lookup) -> list[IPAddress]:
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
     addresses: list[IPAddress] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+    for answer in await lookup(host, port):
+        try:
+            address = ipaddress.ip_address(answer.split("%", 1)[0])
+        except ValueError as error:
+            raise TargetRefused(f"The host {host!r} resolves to {answer!r}.") from error
         if address not in addresses:
             addresses.append(address)
     if not addresses:
@@ -132,13 +148,14 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-async def check(url: str, allowed: Sequence[Network]) -> Target:
-    """Resolve and check every address; the first one is where the attempt connects."""
+async def check(url: str, allowed: Sequence[Network], lookup: Lookup = system_lookup) -> Target:
+    """Resolve once and check every address; the first one is where the attempt connects, so
+    nothing resolves the name again between the check and the connection."""
     parts = split(url)
     host = parts.hostname or ""
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
-    addresses = await resolve(host, port)
+    addresses = await resolve(host, port, lookup)
     for address in addresses:
         reason = refusal(address, allowed)
         if reason is not None:
@@ -147,3 +164,18 @@ async def check(url: str, allowed: Sequence[Network]) -> Target:
     if parts.query:
         path = f"{path}?{parts.query}"
     return Target(url, scheme, host, port, addresses[0], path)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The check as one service runs it: its allow-list and its way of looking names up."""
+
+    allowed: tuple[Network, ...] = ()
+    lookup: Lookup = system_lookup
+
+    @classmethod
+    def of(cls, cidrs: Sequence[str], lookup: Lookup = system_lookup) -> Guard:
+        return cls(parse_networks(cidrs), lookup)
+
+    async def check(self, url: str) -> Target:
+        return await check(url, self.allowed, self.lookup)

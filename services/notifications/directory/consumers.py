@@ -8,6 +8,7 @@ from services.notifications.directory.service import (
     ITEM_EVENTS,
     PERSON_EVENTS,
     PROJECT_EVENTS,
+    TEAM_EVENTS,
     WORKSPACE_EVENTS,
     apply_event,
 )
@@ -15,6 +16,7 @@ from services.notifications.directory.service import (
 CONSUMERS = [
     Consumer("directory-workspaces", sorted(WORKSPACE_EVENTS), apply_event),
     Consumer("directory-people", sorted(PERSON_EVENTS), apply_event),
+    Consumer("directory-teams", sorted(TEAM_EVENTS), apply_event),
     Consumer("directory-projects", sorted(PROJECT_EVENTS), apply_event),
     Consumer("directory-items", sorted(ITEM_EVENTS), apply_event),
 ]

@@ -23,11 +23,12 @@ class MessageAudience:
     """Addresses that are nobody's account (never sent private content)."""
 
 
-def _role_members(role: str, item: DirectoryItem) -> list[str]:
+async def _role_members(session: AsyncSession, role: str, item: DirectoryItem) -> list[str]:
     if role == "requester":
         return [item.requester_id] if item.requester_id else []
-    if role == "assignees":
-        return list(item.assignee_ids)
+    if role == "assignees":  # the people assigned and the members of the teams assigned
+        members = await repository.team_members(session, item.workspace_id, item.assignee_team_ids)
+        return list(dict.fromkeys([*item.assignee_ids, *members]))
     return list(item.follower_ids)  # followers, staff_followers (filtered by kind by callers)
 
 
@@ -51,7 +52,7 @@ async def message_audience(
                 addresses.append(recipient.email.lower())
         elif recipient.role is not None and item is not None:
             target = insiders if recipient.role == "staff_followers" else named
-            target.update(dict.fromkeys(_role_members(recipient.role, item)))
+            target.update(dict.fromkeys(await _role_members(session, recipient.role, item)))
     # Someone also named on their own is reached as named, not only as a staff follower.
     insiders_only = [user_id for user_id in insiders if user_id not in named]
     return MessageAudience(

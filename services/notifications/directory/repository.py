@@ -4,10 +4,10 @@ only touches a row of the same workspace."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,8 @@ from services.notifications.models import (
     DirectoryItem,
     DirectoryPerson,
     DirectoryProject,
+    DirectoryTeam,
+    DirectoryTeamMember,
     DirectoryWorkspace,
 )
 
@@ -63,6 +65,76 @@ async def person_by_email(
         .order_by(DirectoryPerson.id)
         .limit(1)
     )
+
+
+async def people_named(
+    session: AsyncSession, workspace_id: str, keys: Collection[str]
+) -> list[DirectoryPerson]:
+    """Active people any of whose mention names (handle, dotted name, first name) is one of
+    `keys` (folded as `service.fold` does)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    rows = await session.scalars(
+        select(DirectoryPerson)
+        .where(
+            DirectoryPerson.workspace_id == workspace_id,
+            DirectoryPerson.active.is_(True),
+            or_(
+                DirectoryPerson.handle.in_(wanted),
+                DirectoryPerson.name_key.in_(wanted),
+                DirectoryPerson.first_name.in_(wanted),
+            ),
+        )
+        .order_by(DirectoryPerson.id)
+    )
+    return list(rows)
+
+
+async def team_members(
+    session: AsyncSession, workspace_id: str, team_ids: Iterable[str]
+) -> list[str]:
+    """The members of these teams, each once, in a stable order (deleted teams have none)."""
+    ids = sorted(set(team_ids))
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(DirectoryTeamMember.user_id)
+        .where(
+            DirectoryTeamMember.workspace_id == workspace_id, DirectoryTeamMember.team_id.in_(ids)
+        )
+        .distinct()
+        .order_by(DirectoryTeamMember.user_id)
+    )
+    return list(rows)
+
+
+async def teams(
+    session: AsyncSession, workspace_id: str, team_ids: Iterable[str]
+) -> dict[str, str]:
+    """Names of these teams (live ones), by id."""
+    ids = sorted(set(team_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(DirectoryTeam.id, DirectoryTeam.name).where(
+            DirectoryTeam.workspace_id == workspace_id,
+            DirectoryTeam.id.in_(ids),
+            DirectoryTeam.deleted.is_(False),
+        )
+    )
+    return {row.id: row.name for row in rows}
+
+
+async def teams_of(session: AsyncSession, workspace_id: str, user_id: str) -> tuple[str, ...]:
+    rows = await session.scalars(
+        select(DirectoryTeamMember.team_id)
+        .where(
+            DirectoryTeamMember.workspace_id == workspace_id, DirectoryTeamMember.user_id == user_id
+        )
+        .order_by(DirectoryTeamMember.team_id)
+    )
+    return tuple(rows)
 
 
 async def project_by_key(
@@ -133,6 +205,38 @@ async def fill_blanks(
             where=table.c.workspace_id == stmt.excluded.workspace_id,
         )
     )
+
+
+async def save_team(session: AsyncSession, row: Mapping[str, Any]) -> bool:
+    """Write a team's state unless the copy holds a later one; returns whether it was written
+    (its members are then to be replaced too)."""
+    table = DirectoryTeam.__table__
+    stmt = _insert(session, DirectoryTeam).values(dict(row))
+    result = await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: stmt.excluded[name] for name in ("name", "deleted", "changed_at")},
+            where=(table.c.workspace_id == stmt.excluded.workspace_id)
+            & (table.c.changed_at <= stmt.excluded.changed_at),
+        ).returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def replace_team_members(
+    session: AsyncSession, workspace_id: str, team_id: str, user_ids: Sequence[str]
+) -> None:
+    await session.execute(
+        delete(DirectoryTeamMember).where(
+            DirectoryTeamMember.workspace_id == workspace_id, DirectoryTeamMember.team_id == team_id
+        )
+    )
+    if user_ids:
+        await session.execute(
+            _insert(session, DirectoryTeamMember).values(
+                [{"team_id": team_id, "user_id": u, "workspace_id": workspace_id} for u in user_ids]
+            )
+        )
 
 
 def _insert(session: AsyncSession, model: type[Any]) -> Any:

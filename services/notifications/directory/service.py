@@ -4,7 +4,8 @@ Events can arrive in any order (a failed delivery waits in a retry queue while l
 through), so every write is an upsert of what the event knows: a creation only fills what is
 still blank or absent, a change overwrites what it carries and creates the row if needed, an
 item's deletion is a tombstone. Two changes of one entity overtaking each other cannot be
-ordered without a version per row; the later one to arrive wins.
+ordered without a version per row; the later one to arrive wins (teams, whose events carry
+their whole state, are ordered by the time of their event).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from contracts import Envelope, registry
 from contracts.identity import (
+    TeamChanged,
     UserCreated,
     UserDeactivated,
     UserReactivated,
@@ -36,7 +38,11 @@ from contracts.tickets import (
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository
-from services.notifications.models import DirectoryItem, DirectoryPerson, DirectoryProject
+from services.notifications.models import (
+    DirectoryItem,
+    DirectoryPerson,
+    DirectoryProject,
+)
 
 log = get_logger(__name__)
 
@@ -48,6 +54,7 @@ ITEM_COLUMNS = (
     "project_id",
     "requester_id",
     "assignee_ids",
+    "assignee_team_ids",
     "follower_ids",
     "status_name",
     "status_category",
@@ -84,8 +91,47 @@ async def _workspace_updated(envelope: Envelope, uow: UnitOfWork) -> None:
 # --- people ---------------------------------------------------------------------------------
 
 
+def fold(text: str) -> str:
+    """Case and accents dropped (`Zoë` → `zoe`), as mentions are compared."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def handle_of(address: str) -> str:
+    """The name a person's address gives them for mentions: its local part without a `+tag`
+    (`anna.berg` for `Anna.Berg+support@acme.example`). Identity has no handles of its own."""
+    local = address.rpartition("@")[0].partition("+")[0]
+    return fold(local)[:64]
+
+
+def name_keys(display_name: str) -> tuple[str, str]:
+    """The names a display name gives for mentions: its words joined by dots, and its first
+    word (`Anna Berg` → `anna.berg`, `anna`). Characters a mention cannot hold are dropped."""
+    words = [w for w in (re.sub(r"[^\w-]", "", part) for part in fold(display_name).split()) if w]
+    return ".".join(words)[:200], (words[0] if words else "")[:100]
+
+
+def mention_keys(*, email: str | None = None, display_name: str | None = None) -> dict[str, str]:
+    """The mention columns that follow from what is known of a person (either may be absent
+    in a change)."""
+    keys: dict[str, str] = {}
+    if email is not None:
+        keys["handle"] = handle_of(email)
+    if display_name is not None:
+        keys["name_key"], keys["first_name"] = name_keys(display_name)
+    return keys
+
+
 def _person_row(workspace_id: str, user_id: str, **known: Any) -> dict[str, Any]:
-    blank = {"email": "", "display_name": "", "kind": "", "client_organisation_id": None}
+    blank = {
+        "email": "",
+        "display_name": "",
+        "kind": "",
+        "client_organisation_id": None,
+        "handle": "",
+        "name_key": "",
+        "first_name": "",
+    }
     return {"id": user_id, "workspace_id": workspace_id, "active": True, **blank, **known}
 
 
@@ -98,6 +144,7 @@ async def _person_created(envelope: Envelope, uow: UnitOfWork) -> None:
         "display_name": created.display_name[:200],
         "kind": created.kind,
         "client_organisation_id": _optional(created.client_organisation_id),
+        **mention_keys(email=created.email, display_name=created.display_name),
     }
     row = _person_row(str(created.workspace_id), str(created.user_id), **known)
     await repository.save(uow.session, DirectoryPerson, row, tuple(known))
@@ -109,8 +156,10 @@ async def _person_updated(envelope: Envelope, uow: UnitOfWork) -> None:
     known: dict[str, Any] = {}
     if isinstance(changes.get("email"), str) and changes["email"]:
         known["email"] = str(changes["email"]).lower()
+        known.update(mention_keys(email=known["email"]))
     if isinstance(changes.get("display_name"), str) and changes["display_name"]:
         known["display_name"] = str(changes["display_name"])[:200]
+        known.update(mention_keys(display_name=known["display_name"]))
     if changes.get("kind") in ("staff", "collaborator", "client"):
         known["kind"] = str(changes["kind"])
     if "client_organisation_id" in changes:
@@ -136,9 +185,37 @@ async def remember_requester(
     """A mail's unknown sender, under the id this service minted, until identity's creation
     completes the row: the sender's next mail finds the same person."""
     row = _person_row(
-        workspace_id, user_id, email=email.lower(), display_name=display_name[:200], kind="client"
+        workspace_id,
+        user_id,
+        email=email.lower(),
+        display_name=display_name[:200],
+        kind="client",
+        **mention_keys(email=email, display_name=display_name),
     )
     await repository.save(uow.session, DirectoryPerson, row, ())
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+async def _team_changed(envelope: Envelope, uow: UnitOfWork) -> None:
+    """The team's whole state replaces the copy, unless the copy is of a later event (states
+    overtaking each other in a retry queue are ordered by the time identity wrote them)."""
+    changed = registry.parse_as(envelope, TeamChanged)
+    workspace_id, team_id = str(changed.workspace_id), str(changed.team_id)
+    members = [] if changed.deleted else sorted({str(m) for m in changed.member_ids})
+    newer = await repository.save_team(
+        uow.session,
+        {
+            "id": team_id,
+            "workspace_id": workspace_id,
+            "name": changed.name[:200],
+            "deleted": changed.deleted,
+            "changed_at": envelope.time,
+        },
+    )
+    if newer:
+        await repository.replace_team_members(uow.session, workspace_id, team_id, members)
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -188,6 +265,7 @@ def item_row(workspace_id: str, item: ItemSnapshot, *, deleted: bool = False) ->
         "project_id": str(item.project_id),
         "requester_id": _optional(item.requester_id),
         "assignee_ids": [str(user) for user in item.assignee_user_ids],
+        "assignee_team_ids": [str(team) for team in item.assignee_team_ids],
         "follower_ids": [str(user) for user in item.follower_ids],
         "status_name": item.status_name[:100],
         "status_category": item.status_category,
@@ -254,6 +332,7 @@ PERSON_EVENTS: Mapping[str, Apply] = {
     "identity.user.deactivated.v1": _person_activity,
     "identity.user.reactivated.v1": _person_activity,
 }
+TEAM_EVENTS: Mapping[str, Apply] = {"identity.team.changed.v1": _team_changed}
 PROJECT_EVENTS: Mapping[str, Apply] = {
     "tickets.project.created.v1": _project_created,
     "tickets.project.updated.v1": _project_updated,
@@ -271,6 +350,7 @@ ITEM_EVENTS: Mapping[str, Apply] = {
 ALL_EVENTS: Mapping[str, Apply] = {
     **WORKSPACE_EVENTS,
     **PERSON_EVENTS,
+    **TEAM_EVENTS,
     **PROJECT_EVENTS,
     **ITEM_EVENTS,
 }

@@ -59,13 +59,34 @@ async def by_addresses(
     return found
 
 
+MENTION_TIERS = ("handle", "name_key", "first_name")
+"""What a mention's name is compared with, in order: the address's local part, the dotted
+display name, its first word. The first that anyone has decides; it must be one person."""
+
+
+async def by_names(session: AsyncSession, workspace_id: str, names: Collection[str]) -> list[str]:
+    """The people the mentioned names mean, each once, in mention order. A name that is
+    several people's (in the tier that decides) or nobody's mentions nobody: a wrong guess
+    would tell someone of an item that is not for them."""
+    candidates = await directory.people_named(session, workspace_id, names)
+    found: list[str] = []
+    for name in names:
+        for tier in MENTION_TIERS:
+            matching = {p.id for p in candidates if getattr(p, tier) == name}
+            if matching:
+                if len(matching) == 1 and (only := matching.pop()) not in found:
+                    found.append(only)
+                break
+    return found
+
+
 async def may_see_item(
     session: AsyncSession, person: DirectoryPerson | None, item: ItemFacts
 ) -> bool:
     """Could this person open the item? Checked with the same rules as every API (grants
-    projection, client visibility), for people an event names without the item naming them
-    (a mention). The directory does not know workspace roles or team membership, so an
-    admin or a team member without a grant of their own is not reached this way."""
+    projection, client visibility, the person's teams' grants), for people an event names
+    without the item naming them (a mention). The directory does not know workspace roles,
+    so an admin without a grant of their own (or a team's) is not reached this way."""
     if person is None or not person.active or person.kind not in (*INSIDERS, "client"):
         return False
     kind: UserKind = (
@@ -78,5 +99,6 @@ async def may_see_item(
         workspace_id=person.workspace_id,
         kind=kind,
         client_organisation_id=person.client_organisation_id,
+        teams=await directory.teams_of(session, person.workspace_id, person.id),
     )
     return await can_on_item(session, principal, "view", item)

@@ -24,7 +24,12 @@ from services.notifications.directory import repository as directory
 from services.notifications.directory.recipients import message_audience
 from services.notifications.feed import audience, repository, service
 from services.notifications.feed.service import Notice
-from services.notifications.feed.text import excerpt, mentioned_addresses, plain
+from services.notifications.feed.text import (
+    excerpt,
+    mentioned_addresses,
+    mentioned_names,
+    plain,
+)
 
 log = get_logger(__name__)
 
@@ -66,20 +71,43 @@ def _facts(workspace_id: str, item: ItemSnapshot) -> ItemFacts:
     )
 
 
+async def _followers(uow: UnitOfWork, workspace_id: str, item: ItemSnapshot) -> list[str]:
+    """The item's followers and the members of the teams assigned it (who follow it as the
+    people assigned it do), each once."""
+    members = await directory.team_members(uow.session, workspace_id, _ids(item.assignee_team_ids))
+    return list(dict.fromkeys([*_ids(item.follower_ids), *members]))
+
+
 # --- items --------------------------------------------------------------------------------------
 
 
 async def on_assigned(envelope: Envelope, uow: UnitOfWork) -> None:
+    """People assigned get an `assigned`; so does every member of a team assigned, in words
+    naming the team (someone assigned both ways is told once, as a person)."""
     event = registry.parse_as(envelope, ItemAssigned)
     workspace_id = envelope.workspace
-    if workspace_id is None or not event.added_user_ids:
+    if workspace_id is None or not (event.added_user_ids or event.added_team_ids):
         return
+    session, actor = uow.session, envelope.actor
     added = _ids(event.added_user_ids)
-    known = await audience.people(uow.session, workspace_id, [*added, envelope.actor or ""])
-    actor = envelope.actor
-    title = f"{known.name(actor)} assigned you {_ref(event.item)}"
-    notice = _about(workspace_id, event.item, "assigned", title, actor_id=actor)
-    await service.deliver(uow, envelope.id, notice, known.reachable(added, private=False))
+    teams = {
+        team_id: await directory.team_members(session, workspace_id, [team_id])
+        for team_id in _ids(event.added_team_ids)
+    }
+    members = [m for team in teams.values() for m in team]
+    known = await audience.people(session, workspace_id, [*added, *members, actor or ""])
+    who, ref = known.name(actor), _ref(event.item)
+    if added:
+        notice = _about(
+            workspace_id, event.item, "assigned", f"{who} assigned you {ref}", actor_id=actor
+        )
+        await service.deliver(uow, envelope.id, notice, known.reachable(added, private=False))
+    names = await directory.teams(session, workspace_id, teams)
+    for team_id, team in teams.items():
+        title = f"{who} assigned {ref} to your team {names.get(team_id, '')}".rstrip()
+        notice = _about(workspace_id, event.item, "assigned", title, actor_id=actor)
+        chosen = [m for m in known.reachable(team, private=False) if m not in added]
+        await service.deliver(uow, envelope.id, notice, chosen)
 
 
 async def on_comment(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -91,9 +119,11 @@ async def on_comment(envelope: Envelope, uow: UnitOfWork) -> None:
         return
     item, private = event.item, event.visibility == "private"
     author = str(event.author_id) if event.author_id else envelope.actor
-    followers = _ids(item.follower_ids)
+    followers = await _followers(uow, workspace_id, item)
     addresses = mentioned_addresses(event.body)
     mentioned = await audience.by_addresses(uow.session, workspace_id, addresses)
+    named = await audience.by_names(uow.session, workspace_id, mentioned_names(event.body))
+    mentioned += [user_id for user_id in named if user_id not in mentioned]
     known = await audience.people(uow.session, workspace_id, [*followers, *mentioned, author or ""])
     facts = _facts(workspace_id, item)
     told: list[str] = []
@@ -151,23 +181,31 @@ async def on_access_requested(envelope: Envelope, uow: UnitOfWork) -> None:
 
 
 async def on_grant_given(envelope: Envelope, uow: UnitOfWork) -> None:
-    """A project shared with a person (not silently): a noisy kind, muted by many."""
+    """A project shared with a person or a team (not silently): a noisy kind, muted by many.
+    A team's grant is told to each of its members."""
     event = registry.parse_as(envelope, GrantGiven)
-    if event.silent or event.subject_type != "user":
+    if event.silent:
         return
     workspace_id, project_id = str(event.workspace_id), str(event.project_id)
-    grantee = str(event.subject_id)
+    subject = str(event.subject_id)
     granted_by = str(event.granted_by) if event.granted_by else envelope.actor
-    known = await audience.people(uow.session, workspace_id, [grantee, granted_by or ""])
+    if event.subject_type == "team":
+        grantees = await directory.team_members(uow.session, workspace_id, [subject])
+        team = (await directory.teams(uow.session, workspace_id, [subject])).get(subject, "")
+        whom = f"your team {team}" if team else "your team"
+    else:
+        grantees, whom = [subject], "you"
+    known = await audience.people(uow.session, workspace_id, [*grantees, granted_by or ""])
     project = await repository.project_name(uow.session, workspace_id, project_id)
     notice = Notice(
         workspace_id=workspace_id,
         kind="access_granted",
-        title=f"{known.name(granted_by)} gave you {event.role} access to {project or 'a project'}",
+        title=f"{known.name(granted_by)} gave {whom} {event.role} access to "
+        f"{project or 'a project'}",
         project_id=project_id,
         actor_id=granted_by,
     )
-    await service.deliver(uow, envelope.id, notice, known.reachable([grantee], private=False))
+    await service.deliver(uow, envelope.id, notice, known.reachable(grantees, private=False))
 
 
 # --- automation and integrations ----------------------------------------------------------------
@@ -180,7 +218,8 @@ _TARGETS = {
 
 
 async def on_sla(envelope: Envelope, uow: UnitOfWork) -> None:
-    """Warnings and breaches go to the item's assignees (insiders only: an SLA is internal)."""
+    """Warnings and breaches go to the item's assignees, the members of assigned teams too
+    (insiders only: an SLA is internal)."""
     event = registry.parse(envelope)
     if not isinstance(event, SlaWarning | SlaBreached):
         return
@@ -195,7 +234,8 @@ async def on_sla(envelope: Envelope, uow: UnitOfWork) -> None:
         kind = "sla_breached"
         title = f"SLA missed: {target} on {_ref(item)}"
         body = f"{event.policy_name}: was due {event.due_at:%Y-%m-%d %H:%M} UTC."
-    assignees = _ids(item.assignee_user_ids)
+    teams = await directory.team_members(uow.session, workspace_id, _ids(item.assignee_team_ids))
+    assignees = list(dict.fromkeys([*_ids(item.assignee_user_ids), *teams]))
     known = await audience.people(uow.session, workspace_id, assignees)
     notice = _about(workspace_id, item, kind, title, body=body)
     await service.deliver(uow, envelope.id, notice, known.insiders(assignees))

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from services.notifications.directory.service import fold
+
 # `@` + an e-mail address, not preceded by something that would make it part of a word or
 # of an address itself (`x@ann@acme.example` mentions nobody).
 MENTION = re.compile(
     r"(?<![\w.+@-])@([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63})"
 )
+# `@` + a name (`@Anna`, `@anna.berg`, `@Zoë`), under the same rule for what precedes it; a
+# name followed by `@` is the start of an address mention, not a name.
+NAME_MENTION = re.compile(r"(?<![\w.+@-])@(\w[\w.-]{0,99})(?![\w.@-])")
 MENTIONS_MAX = 50
 EXCERPT_MAX = 280
 
@@ -57,6 +62,20 @@ def mentioned_addresses(html: str) -> list[str]:
     found: dict[str, None] = {}
     for match in MENTION.finditer(plain(html)):
         found.setdefault(match.group(1).lower(), None)
+        if len(found) >= MENTIONS_MAX:
+            break
+    return list(found)
+
+
+def mentioned_names(html: str) -> list[str]:
+    """Names mentioned as `@Anna` or `@anna.berg`, folded (case and accents dropped) as the
+    directory's mention names are, in order, each once; a sentence's full stop after a name
+    is not part of it."""
+    found: dict[str, None] = {}
+    for match in NAME_MENTION.finditer(plain(html)):
+        name = fold(match.group(1).rstrip(".-"))
+        if name:
+            found.setdefault(name, None)
         if len(found) >= MENTIONS_MAX:
             break
     return list(found)

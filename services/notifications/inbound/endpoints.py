@@ -35,7 +35,9 @@ async def post_mime(
 ) -> InboundAccepted:
     """Authorised by the provider's shared secret (`X-Inbound-Secret`) or an admin's token
     for the recipient's workspace. The mail is stored before the answer; 202 means it will
-    be processed (its outcome is at `GET /inbound/{id}`)."""
+    be processed (its outcome is at `GET /inbound/{id}`). A sender past the rate limit gets
+    429 with `Retry-After` (the attempt is recorded, its `id` in the problem): post it again
+    then."""
     parts = mail_parts(request.app.state.runtime)
     settings = parts.settings
     secret = request.headers.get("x-inbound-secret")
@@ -61,10 +63,27 @@ async def post_mime(
     found = await route(uow.session, recipient, settings.inbound_domain)
     if found is None or (caller is not None and found.workspace_id != caller.workspace_id):
         raise Problem(404, "unknown-recipient", "No workspace receives mail at this address.")
+    refused = await parts.limiter.admit(
+        bytes(raw), mail_from=mail_from, workspace_ids={found.workspace_id}
+    )
     mail_id = await store(
-        uow, route=found, channel="http", mail_from=mail_from, recipient=recipient, raw=bytes(raw)
+        uow,
+        route=found,
+        channel="http",
+        mail_from=mail_from,
+        recipient=recipient,
+        raw=bytes(raw),
+        refused=refused,
     )
     await uow.commit()
+    if refused is not None:
+        raise Problem(
+            429,
+            "rate-limited",
+            "Too many mails from this sender: post this mail again later.",
+            headers={"Retry-After": str(refused.retry_after)},
+            id=mail_id,
+        )
     parts.processor.wake()
     return InboundAccepted(id=mail_id)
 

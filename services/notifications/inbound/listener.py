@@ -2,7 +2,9 @@
 
 RCPT answers 550 for an address that is no workspace's, project's or reply token's; the
 message size limit answers 552 (declared `SIZE=` at MAIL, or counted during DATA); DATA
-answers 250 only once the raw mail is committed, and 451 (try again) if it could not be."""
+answers 250 only once the raw mail is committed, 451 4.3.0 (try again) if it could not be,
+and 451 4.7.1 when its sender is past the rate limit (recorded, not taken: the sending
+server retries later). The From header it needs is read at DATA, so that is where."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
+from services.notifications.inbound.ratelimit import RateLimit
 from services.notifications.inbound.routing import Route, route
 from services.notifications.inbound.service import store
 from services.notifications.settings import NotificationsSettings
@@ -32,10 +35,12 @@ class InboundHandler:
         self,
         unit_of_work: Callable[[], UnitOfWork],
         settings: NotificationsSettings,
+        limiter: RateLimit,
         on_stored: Callable[[], None],
     ) -> None:
         self._unit_of_work = unit_of_work
         self._settings = settings
+        self._limiter = limiter
         self._on_stored = on_stored
         self._known: dict[str, tuple[Route, float]] = {}
         """Addresses recently found, so a busy listener does not look each one up again."""
@@ -77,6 +82,9 @@ class InboundHandler:
         )
         routes: dict[str, Route] = getattr(envelope, "deskline_routes", {})
         mail_from = envelope.mail_from or ""
+        refused = await self._limiter.admit(
+            raw, mail_from=mail_from, workspace_ids={r.workspace_id for r in routes.values()}
+        )
         try:
             async with self._unit_of_work() as uow:
                 # One row per distinct workspace route: a mail to two of a workspace's
@@ -93,11 +101,19 @@ class InboundHandler:
                         mail_from=mail_from,
                         recipient=address,
                         raw=raw,
+                        refused=refused,
                     )
                 await uow.commit()
         except Exception as error:
             log.error("mail.inbound.store_failed", error=repr(error))
-            return "451 4.3.0 Could not store the message, try again later"
+            if refused is None:
+                return "451 4.3.0 Could not store the message, try again later"
+        if refused is not None:
+            # 4.7.1: delivery not authorised for now (RFC 3463); the sending server keeps
+            # the mail and tries again later, by when the window has moved on.
+            return (
+                f"451 4.7.1 Too many mails from this sender, try again in {refused.retry_after} s"
+            )
         self._on_stored()
         return "250 2.0.0 Message accepted"
 
@@ -113,9 +129,10 @@ def tls_context(settings: NotificationsSettings) -> ssl.SSLContext | None:
 async def serve(
     unit_of_work: Callable[[], UnitOfWork],
     settings: NotificationsSettings,
+    limiter: RateLimit,
     on_stored: Callable[[], None],
 ) -> None:
-    handler = InboundHandler(unit_of_work, settings, on_stored)
+    handler = InboundHandler(unit_of_work, settings, limiter, on_stored)
     context = tls_context(settings)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

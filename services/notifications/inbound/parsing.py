@@ -4,6 +4,7 @@ hostile, and none of that may raise out of here except as `Unreadable`."""
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import re
 from dataclasses import dataclass, field
@@ -93,9 +94,6 @@ def parse(raw: bytes, max_attachments: int) -> ParsedMail:
         raise Unreadable(f"cannot parse MIME: {error!r}") from error
     if not isinstance(message, EmailMessage) or not message.keys():
         raise Unreadable("no headers")
-    present = {name.lower() for name in message}
-    headers = {name: _header(message, name) for name in READ_HEADERS if name in present}
-    name, address = _sender(message)
     text_parts: list[str] = []
     html_parts: list[str] = []
     attachments: list[Attachment] = []
@@ -126,6 +124,38 @@ def parse(raw: bytes, max_attachments: int) -> ParsedMail:
             html_parts.append(_text(part))
         elif content_type == "text/plain":
             text_parts.append(_text(part))
+    return _mail(
+        message,
+        text="\n\n".join(text_parts),
+        html="\n".join(html_parts),
+        attachments=attachments,
+        dropped=dropped,
+    )
+
+
+def parse_headers(raw: bytes) -> ParsedMail:
+    """Only what the headers say (sender, subject, ids, noise headers), for decisions made
+    while the sending server waits; the body is not read."""
+    try:
+        message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    except Exception as error:
+        raise Unreadable(f"cannot parse the headers: {error!r}") from error
+    if not isinstance(message, EmailMessage) or not message.keys():
+        raise Unreadable("no headers")
+    return _mail(message)
+
+
+def _mail(
+    message: Message,
+    *,
+    text: str = "",
+    html: str = "",
+    attachments: list[Attachment] | None = None,
+    dropped: int = 0,
+) -> ParsedMail:
+    present = {name.lower() for name in message}
+    headers = {name: _header(message, name) for name in READ_HEADERS if name in present}
+    name, address = _sender(message)
     return ParsedMail(
         message_id=_first_id(headers.get("message-id", "")),
         subject=header_safe(headers.get("subject", ""), 500),
@@ -134,10 +164,10 @@ def parse(raw: bytes, max_attachments: int) -> ParsedMail:
         in_reply_to=_ids(headers.get("in-reply-to", "")),
         references=_ids(headers.get("references", "")),
         headers=headers,
-        text="\n\n".join(text_parts),
-        html="\n".join(html_parts),
+        text=text,
+        html=html,
         content_type=message.get_content_type(),
-        attachments=attachments,
+        attachments=attachments or [],
         dropped_attachments=dropped,
     )
 

@@ -3,8 +3,9 @@
 Storing is the only thing done while the sender waits: the raw bytes and the route commit
 before the listener answers 250 (or the endpoint 202), so a crash afterwards loses nothing;
 the processor picks up every stored mail not yet processed. Processing records one outcome
-per mail: accepted (an `email.received` event went out), ignored (loop, noise, rate
-limit), held (a staff address without that person's reply token) or failed (unreadable).
+per mail: accepted (an `email.received` event went out), ignored (loop, noise), held (a
+staff address without that person's reply token) or failed (unreadable). A mail past its
+sender's rate limit is refused while the sender waits (`ratelimit`) and recorded ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from uuid6 import uuid7
 
 from contracts import registry
@@ -23,6 +23,7 @@ from services.notifications.directory import repository as directory
 from services.notifications.directory.service import remember_requester
 from services.notifications.inbound import repository
 from services.notifications.inbound.parsing import ParsedMail, Unreadable, parse
+from services.notifications.inbound.ratelimit import Refusal
 from services.notifications.inbound.routing import Route
 from services.notifications.inbound.screening import noise
 from services.notifications.keys import Keys
@@ -38,10 +39,29 @@ INSIDERS = frozenset({"staff", "collaborator"})
 
 
 async def store(
-    uow: UnitOfWork, *, route: Route, channel: str, mail_from: str, recipient: str, raw: bytes
+    uow: UnitOfWork,
+    *,
+    route: Route,
+    channel: str,
+    mail_from: str,
+    recipient: str,
+    raw: bytes,
+    refused: Refusal | None = None,
 ) -> str:
-    """Record a mail as it arrived; the caller commits before acknowledging it."""
-    mail_id = str(uuid7())
+    """Record a mail as it arrived; the caller commits before acknowledging it. A mail
+    `refused` for now (rate limit) is recorded with that outcome, for the processor to leave
+    alone: the sender is told to try again, and its next attempt is a mail of its own."""
+    mail_id, now = str(uuid7()), datetime.now(UTC)
+    outcome: dict[str, object] = {"status": "received"}
+    if refused is not None:
+        outcome = {
+            "status": "ignored",
+            "reason": refused.reason,
+            "processed_at": now,
+            "message_id": (refused.head.message_id or "")[:255] or None,
+            "subject": refused.head.subject,
+        }
+        log.info("mail.inbound", mail_id=mail_id, status="ignored", reason=refused.reason)
     await repository.insert(
         uow.session,
         {
@@ -54,8 +74,8 @@ async def store(
             "recipient": recipient[:320],
             "raw": raw,
             "size": len(raw),
-            "received_at": datetime.now(UTC),
-            "status": "received",
+            "received_at": now,
+            **outcome,
         },
     )
     return mail_id
@@ -65,8 +85,6 @@ async def store(
 class Processing:
     settings: NotificationsSettings
     keys: Keys
-    redis: Redis
-    key_prefix: str
     public_url: str
     """Where other services fetch an inbound mail's attachments."""
 
@@ -107,10 +125,6 @@ async def process(uow: UnitOfWork, row: InboundMail, how: Processing) -> None:
         return
     if not mail.sender_email:
         _outcome(row, "failed", "no valid From address")
-        return
-    if await _over_rate(how, workspace_id, mail.sender_email):
-        limit, window = how.settings.rate_limit_mails, how.settings.rate_limit_window_seconds
-        _outcome(row, "ignored", f"rate limit: more than {limit} mails in {window} s from sender")
         return
     session = uow.session
     thread = await _thread(uow, row, mail, how.keys)
@@ -234,17 +248,6 @@ def _body(mail: ParsedMail, *, reply: bool) -> str:
     if mail.html.strip():
         return sanitise_html(mail.html)
     return text_to_html(mail.plain_text())
-
-
-async def _over_rate(how: Processing, workspace_id: str, sender: str) -> bool:
-    window = how.settings.rate_limit_window_seconds
-    bucket = int(datetime.now(UTC).timestamp()) // window
-    key = f"{how.key_prefix}notifications:inbound-rate:{workspace_id}:{sender}:{bucket}"
-    async with how.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window * 2)
-        count, _ = await pipe.execute()
-    return int(count) > how.settings.rate_limit_mails
 
 
 def _outcome(row: InboundMail, status: str, reason: str) -> None:

@@ -1,10 +1,11 @@
 """What is mailed on tickets' events and automation's commands, and to whom.
 
-Followers (and the requester) hear of comments and status moves, as the workspace chose; a
-private note goes only to staff and collaborators (a person whose kind is not known yet gets
-nothing private); the author of a change is not mailed their own change. The requester of a
-ticket created by mail or form gets an acknowledgement. Each mail is queued under a key of
-its cause, so a redelivered event mails nobody twice."""
+Followers (the members of teams assigned the item among them, and the requester) hear of
+comments and status moves, as the workspace chose; a private note goes only to staff and
+collaborators (a person whose kind is not known yet gets nothing private); the author of a
+change is not mailed their own change. The requester of a ticket created by mail or form
+gets an acknowledgement. Each mail is queued under a key of its cause, so a redelivered
+event mails nobody twice."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository as directory
 from services.notifications.directory.recipients import message_audience
+from services.notifications.inbound import repository as inbound
 from services.notifications.models import DirectoryPerson, MailSettings, MailTemplate
 from services.notifications.outbound.service import queue_mail, queue_mail_to_address
 from services.notifications.outbound.templates import Source, default_source, render_kind
@@ -97,6 +99,13 @@ async def on_item_created(envelope: Envelope, uow: UnitOfWork) -> None:
     person = await directory.person(uow.session, workspace_id, str(requester))
     if person is not None and not person.active:
         return
+    if created.channel == "email" and envelope.causationid is not None:
+        # The acknowledgement answers the mailed request (its References and In-Reply-To
+        # name it): link the request to its ticket now, in the transaction that queues the
+        # acknowledgement, rather than race the consumer that links it too.
+        await inbound.link_item(
+            uow.session, workspace_id, envelope.causationid, str(created.item.id)
+        )
     context = await _context(uow, workspace_id, created.item, mine)
     context["recipient"] = (person.display_name if person else "") or "there"
     await _queue_all(
@@ -224,8 +233,12 @@ async def on_invitation_created(envelope: Envelope, uow: UnitOfWork) -> None:
 async def _audience(
     uow: UnitOfWork, workspace_id: str, item: ItemSnapshot, *, private: bool, exclude: str | None
 ) -> list[str]:
-    """The item's followers and requester, less the author, less anyone who may not read it."""
+    """The item's followers, the members of the teams assigned it (followers as the people
+    assigned are) and the requester, less the author, less anyone who may not read it."""
     candidates = [str(f) for f in item.follower_ids]
+    candidates += await directory.team_members(
+        uow.session, workspace_id, [str(team) for team in item.assignee_team_ids]
+    )
     if item.requester_id is not None:
         candidates.append(str(item.requester_id))
     candidates = [c for c in dict.fromkeys(candidates) if c != exclude]

@@ -6,11 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.models import OutgoingMail, ReplyToken
+from services.notifications.models import InboundMail, OutgoingMail, ReplyToken
+
+SEEN = ("queued", "sent")
+"""Mails a recipient has had or is about to have (not those refused, given up or skipped)."""
 
 
 async def insert_once(session: AsyncSession, row: Mapping[str, Any]) -> bool:
@@ -75,6 +78,49 @@ async def message_item(session: AsyncSession, message_ids: Sequence[str]) -> tup
         )
     ).first()
     return None if row is None or row.item_id is None else (row.workspace_id, row.item_id)
+
+
+async def conversation(session: AsyncSession, mail: OutgoingMail, depth: int) -> list[str]:
+    """Message-IDs of the item's conversation as this mail's recipient has it, oldest first:
+    at most the `depth` latest before this mail of our mails to them about the item and of
+    their own mails on it (a reply through a notice, a mailed request)."""
+    if mail.item_id is None:
+        return []
+    ours = select(
+        OutgoingMail.message_id.label("message_id"),
+        OutgoingMail.created_at.label("at"),
+        OutgoingMail.id.label("tie"),
+    ).where(
+        OutgoingMail.workspace_id == mail.workspace_id,
+        OutgoingMail.item_id == mail.item_id,
+        OutgoingMail.recipient == mail.recipient,
+        OutgoingMail.status.in_(SEEN),
+        or_(
+            OutgoingMail.created_at < mail.created_at,
+            and_(OutgoingMail.created_at == mail.created_at, OutgoingMail.id < mail.id),
+        ),
+    )
+    parts: list[Any] = [ours]
+    if mail.user_id is not None:
+        parts.append(
+            select(
+                InboundMail.message_id.label("message_id"),
+                InboundMail.received_at.label("at"),
+                literal("").label("tie"),
+            ).where(
+                InboundMail.workspace_id == mail.workspace_id,
+                InboundMail.item_id == mail.item_id,
+                InboundMail.sender_user_id == mail.user_id,
+                InboundMail.status == "accepted",
+                InboundMail.message_id.is_not(None),
+                InboundMail.received_at <= mail.created_at,
+            )
+        )
+    both = union_all(*parts).subquery()
+    rows = await session.execute(
+        select(both.c.message_id).order_by(both.c.at.desc(), both.c.tie.desc()).limit(depth)
+    )
+    return [row.message_id for row in rows][::-1]
 
 
 async def reply_token(session: AsyncSession, token: str) -> ReplyToken | None:

@@ -39,6 +39,8 @@ from services.notifications.settings import NotificationsSettings
 log = get_logger(__name__)
 
 LEASE = timedelta(minutes=5)
+THREAD_DEPTH = 10
+"""Earlier messages a mail's References names besides the item's thread root."""
 UNKNOWN_ADDRESS_ATTEMPTS = 5
 """A user's address may not be in the directory yet (identity's event on its way)."""
 
@@ -166,11 +168,22 @@ class Sender:
             text=row.text,
             html=row.html,
             message_id=row.message_id,
-            thread_ids=[thread_root(row.item_id)] if row.item_id else (),
+            thread_ids=await self._thread(uow, row),
             reply_to=reply_to,
             created_at=row.created_at,
         )
         return Prepared(row.id, transport, Envelope(from_address, to_address, message))
+
+    async def _thread(self, uow: UnitOfWork, row: OutgoingMail) -> list[str]:
+        """What this mail answers, for `References` (the item's thread root, then the latest
+        messages of the item's conversation its recipient has, oldest first) and
+        `In-Reply-To` (the last of them: the latest the recipient saw, or the root). Capped
+        as mail clients and servers expect a References header to be (RFC 5322 §3.6.4
+        leaves trimming to the writer; long ones are cut by some servers)."""
+        if row.item_id is None:
+            return []
+        previous = await repository.conversation(uow.session, row, THREAD_DEPTH)
+        return list(dict.fromkeys([thread_root(row.item_id), *previous]))
 
     def _transport(self, mine: MailSettings | None) -> Transport:
         if mine is not None and mine.smtp_host:

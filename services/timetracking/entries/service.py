@@ -200,7 +200,8 @@ async def item_for(
 
 
 def person_id(principal: Principal) -> str:
-    """Time belongs to a person: service principals and API keys without a user log none."""
+    """Time belongs to a person: the platform's own principals log none; an API key logs
+    time as the person it acts for (identity's token names them), within its scopes."""
     try:
         UUID(principal.subject)
     except ValueError:

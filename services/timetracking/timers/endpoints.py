@@ -9,7 +9,13 @@ from services.timetracking.entries.endpoints import entry_out
 from services.timetracking.entries.schemas import Entry
 from services.timetracking.models import RunningTimer
 from services.timetracking.timers import service
-from services.timetracking.timers.schemas import StartedTimer, Timer, TimerStart, TimerStop
+from services.timetracking.timers.schemas import (
+    StartedTimer,
+    Timer,
+    TimerChange,
+    TimerStart,
+    TimerStop,
+)
 
 router = APIRouter(tags=["timers"])
 
@@ -38,6 +44,14 @@ async def start_timer(
 async def current_timer(principal: Caller, uow: UoW) -> Timer:
     """404 `no-running-timer` when none runs."""
     return timer_out(await service.current(uow, principal))
+
+
+@router.patch("/timers/current", response_model=Timer)
+async def change_timer(body: TimerChange, principal: Caller, uow: UoW) -> Timer:
+    """Correct the running timer's start (started late) or note; 404 `no-running-timer`."""
+    timer = await service.change(uow, principal, body)
+    await uow.commit()
+    return timer_out(timer)
 
 
 @router.post("/timers/current/stop", response_model=Entry)

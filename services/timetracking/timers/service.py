@@ -19,7 +19,7 @@ from services.timetracking.ids import new_id, now
 from services.timetracking.models import RunningTimer, TimeEntry
 from services.timetracking.projections import repository as projections
 from services.timetracking.timers import repository
-from services.timetracking.timers.schemas import TimerStart, TimerStop
+from services.timetracking.timers.schemas import TimerChange, TimerStart, TimerStop
 
 log = get_logger(__name__)
 
@@ -86,6 +86,29 @@ async def current(uow: UnitOfWork, principal: Principal) -> RunningTimer:
     timer = await repository.running(uow.session, principal.workspace_id, principal.subject)
     if timer is None:
         raise no_timer()
+    return timer
+
+
+async def change(uow: UnitOfWork, principal: Principal, body: TimerChange) -> RunningTimer:
+    """Move the running timer's start (never into the future) or replace its note. A start
+    moved far back is judged at stop time like any long timer (flagged past the limit)."""
+    timer = await repository.running(
+        uow.session, principal.workspace_id, principal.subject, lock=True
+    )
+    if timer is None:
+        raise no_timer()
+    if body.started_at is not None:
+        started_at = body.started_at.astimezone(UTC)
+        if started_at > now():
+            raise Problem(
+                422,
+                "timer-start-in-future",
+                "A timer cannot start in the future.",
+                started_at=started_at.isoformat(),
+            )
+        timer.started_at = started_at
+    if body.note is not None:
+        timer.note = body.note
     return timer
 
 
