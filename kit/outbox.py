@@ -6,9 +6,10 @@ means the batch is published again; consumers' inboxes absorb the duplicate.
 On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED`, so several relays
 (several replicas of one service) never publish the same row twice at once.
 
-A relay woken by a commit lingers a moment before claiming, so that under load one batch
-(three round trips on PostgreSQL: begin, claim-and-mark, commit) carries the events of many
-commits instead of one each; an idle service still sends an event within the linger.
+A busy relay — woken again within `linger` of its last batch — lingers that long before
+claiming, so that under load one batch (three round trips on PostgreSQL: begin,
+claim-and-mark, commit) carries the events of many commits instead of one each. A relay
+woken after a quiet moment claims at once: a lone event leaves without waiting.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._skip_locked = engine.dialect.name == "postgresql"
         self._lag_observed_at = 0.0
+        self._relayed_at = float("-inf")
 
     def wake(self) -> None:
         """Called after a commit that wrote events, so they leave at once rather than at the
@@ -105,7 +107,8 @@ class OutboxRelay:
             await self._observe_lag()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            if self._wake.is_set() and self._linger > 0:
+            now = asyncio.get_running_loop().time()
+            if self._wake.is_set() and now - self._relayed_at < self._linger:
                 # Commits arriving meanwhile join this batch (their wake-ups are absorbed).
                 await asyncio.sleep(self._linger)
             self._wake.clear()
@@ -140,6 +143,7 @@ class OutboxRelay:
                 await connection.execute(
                     _MARK, {"seqs": [row.seq for row in rows], "sent_at": marked_at}
                 )
+        self._relayed_at = asyncio.get_running_loop().time()
         confirmed = sum(outcome is PublishOutcome.CONFIRMED for outcome in outcomes)
         EVENTS_PUBLISHED.labels(self.service, "confirmed").inc(confirmed)
         if unroutable := len(outcomes) - confirmed:
