@@ -187,10 +187,26 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_read_only_writes(request: Request, principal: Principal) -> None:
+    """A read-scoped API key changes nothing, whatever the endpoint checks after this: many
+    writes are the caller's own (their comment, their timer, their preferences) and are
+    allowed to anyone who may view, so the scope is enforced once, here, by method."""
+    if (
+        principal.api_key_id is not None
+        and request.method not in SAFE_METHODS
+        and not principal.has_scope("write")
+    ):
+        raise Problem(403, "insufficient-scope", "This API key may only read (scope `read`).")
+
+
 async def authenticated(request: Request) -> Principal:
     """FastAPI dependency: the verified caller of this request."""
     verifier: TokenVerifier = request.app.state.runtime.token_verifier
     principal = await verifier.verify(bearer_token(request))
+    refuse_read_only_writes(request, principal)
     # From here on, logs and the events this request publishes name the caller.
     context.bind(actor=principal.subject, workspace=principal.workspace_id)
     return principal

@@ -99,7 +99,8 @@ broker_soft_nofile() { # the running broker's soft open-file limit, or a large n
         echo 1000000
         return 0
     fi
-    awk '/^Max open files/ { print $4 }' "/proc/$pid/limits"
+    # "unlimited" (or anything not a number) is plenty.
+    awk '/^Max open files/ { print ($4 ~ /^[0-9]+$/) ? $4 : 1000000 }' "/proc/$pid/limits"
 }
 
 start_rabbitmq() {

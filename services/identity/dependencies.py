@@ -9,7 +9,7 @@ from typing import Annotated, Literal, cast
 from fastapi import Depends, Request
 
 from kit import context
-from kit.auth import Principal, UserKind, bearer_token
+from kit.auth import Principal, UserKind, bearer_token, refuse_read_only_writes
 from kit.http.deps import unit_of_work
 from kit.http.problems import Problem
 from kit.runtime import ServiceRuntime
@@ -62,6 +62,13 @@ Ident = Annotated[Identity, Depends(identity)]
 
 
 async def caller(request: Request, uow: UoW, ident: Ident) -> Principal:
+    """The caller (see `any_caller`); a read-only API key may not change anything."""
+    principal = await any_caller(request, uow, ident)
+    refuse_read_only_writes(request, principal)
+    return principal
+
+
+async def any_caller(request: Request, uow: UoW, ident: Ident) -> Principal:
     """A user (Bearer access token) or a user acting through an API key (`X-API-Key`, a Bearer
     API key, or an access token exchanged for one).
 
@@ -119,6 +126,8 @@ async def _api_key_principal(uow: UnitOfWork, secret: str) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(caller)]
+KeyHolder = Annotated[Principal, Depends(any_caller)]
+"""For the API-key exchange, which any key may make (it is a POST that changes nothing)."""
 
 
 def require_admin(principal: Principal) -> None:

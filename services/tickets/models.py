@@ -274,7 +274,8 @@ class Activity(Base):
 
 
 class Person(Base):
-    """Projection of identity's users: kind and organisation decide client visibility."""
+    """Projection of identity's users: kind and organisation decide client visibility; kind,
+    workspace role and teams (`TeamMember`) what access they have."""
 
     __tablename__ = "people"
 
@@ -284,11 +285,40 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     client_organisation_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    # `admin` or `member`: with their teams, what checks made on someone's behalf (may this
+    # person follow the item?) need to rebuild their access without a token (tickets_0005).
+    workspace_role: Mapped[str] = mapped_column(String(16), default="member")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Field → time (ISO 8601, UTC) of the identity event that last set it. Identity's user
     # events are deltas that can overtake one another on retries; keeping a time per field lets
     # each event apply only what is newer, whatever the arrival order (tickets_0002).
     field_times: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+
+
+class Team(Base):
+    """Projection of identity's teams: the time of the event that last wrote each one.
+
+    `identity.team.changed.v1` carries the whole team, so an event replaces its members; one
+    older than `changed_at` (overtaken after a retry) is ignored. A deleted team keeps this row,
+    so that a late older event cannot bring its members back."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TeamMember(Base):
+    """One member of a live team; read by member, for the teams a person's grants come from."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (Index("ix_team_members_member", "workspace_id", "member_id"),)
+
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
 
 
 class WorkspaceDefaults(Base):

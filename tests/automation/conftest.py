@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -313,18 +314,36 @@ class SchedulerProcess:
 async def automation(
     pg_server_url: str, session_tag: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AutomationApp]:
-    settings = Settings(
-        database_url=database_url(pg_server_url, f"dltest_{session_tag}_auto"),
+    url = database_url(pg_server_url, f"dltest_{session_tag}_auto")
+    settings = _settings(url, f"t{session_tag}-automation", tmp_path_factory.mktemp("auto-var"))
+    async with running_service(AUTOMATION, settings) as (base, host, client):
+        yield AutomationApp(base, host, client)
+
+
+def _settings(url: str | None, namespace: str, var_dir: Path) -> Settings:
+    """The service alone on the in-memory bus; `url` None is the embedded SQLite file."""
+    return Settings(
+        database_url=url,
         bus_url="memory://",
         redis_url=None,
-        namespace=f"t{session_tag}-automation",
-        var_dir=tmp_path_factory.mktemp("automation-var"),
+        namespace=namespace,
+        var_dir=var_dir,
         host="127.0.0.1",
         port=free_port(),
         retry_delays=[0.1, 0.2, 0.5],
         outbox_poll_interval=0.1,
         jwt_public_key=PUBLIC_PEM,
     )
+
+
+@pytest.fixture(scope="session")
+async def automation_embedded(
+    session_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AutomationApp]:
+    """The same service on the embedded SQLite database of `deskline run`, whose stored times
+    come back without their time zone."""
+    var_dir = tmp_path_factory.mktemp("auto-lite-var")
+    settings = _settings(None, f"t{session_tag}-automation-lite", var_dir)
     async with running_service(AUTOMATION, settings) as (base, host, client):
         yield AutomationApp(base, host, client)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.automation.scheduler.service import fire_due
 from tests.automation.conftest import AutomationApp, Workspace, always_open
 from tests.conftest import eventually
@@ -22,10 +24,19 @@ async def policy(automation: AutomationApp, ws: Workspace, targets: dict[str, in
     return str(created.json()["id"])
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def either_database(request: pytest.FixtureRequest) -> AutomationApp:
+    """The service on PostgreSQL, and on the embedded SQLite database of `deskline run`."""
+    name = "automation" if request.param == "postgresql" else "automation_embedded"
+    found: AutomationApp = request.getfixturevalue(name)
+    return found
+
+
 async def test_clocks_pause_in_waiting_meet_on_reply_and_follow_policy_changes(
-    automation: AutomationApp, workspace: Workspace
+    either_database: AutomationApp,
 ) -> None:
-    ws = workspace
+    automation = either_database
+    ws = await automation.new_workspace()
     policy_id = await policy(
         automation, ws, {"first_response": 60, "next_response": 120, "resolution": 240}
     )
@@ -75,7 +86,9 @@ async def test_clocks_pause_in_waiting_meet_on_reply_and_follow_policy_changes(
     await fire_due(automation.runtime.unit_of_work)
     clocks_now = await automation.clocks(item_id)
     assert set(clocks_now) == {"first_response", "resolution"}
-    assert clocks_now["resolution"].due_at == created + timedelta(hours=2, minutes=30)
+    due_at = clocks_now["resolution"].due_at
+    assert due_at is not None
+    assert due_at.replace(tzinfo=UTC) == created + timedelta(hours=2, minutes=30)  # SQLite: naive
     assert clocks_now["resolution"].breached
     assert clocks_now["resolution"].breached_by_minutes >= 30
 

@@ -509,11 +509,14 @@ class AgencyScenario:
     def subscriber_got_public_comments_only(self, agency: Agency) -> None:
         def delivered() -> list[Any] | None:
             got = self.d.receiver.at(agency.hook_path)
-            ids = {r.verified(agency.hook_secret)["comment_id"] for r in got}
+            ids = {r.verified(agency.hook_secret)["data"]["comment_id"] for r in got}
             return got if ids >= set(agency.public_comment_ids) else None
 
         deliveries = poll("every public comment at the subscriber", delivered)
-        payloads = [r.verified(agency.hook_secret) for r in deliveries]  # raises if not signed
+        documents = [r.verified(agency.hook_secret) for r in deliveries]  # raises if not signed
+        assert {d["type"] for d in documents} == {"comment_added"}
+        payloads = [d["data"] for d in documents]
+        assert {p["visibility"] for p in payloads} == {"public"}
         assert {p["comment_id"] for p in payloads} == set(agency.public_comment_ids)
         assert not {p["comment_id"] for p in payloads} & set(agency.private_comment_ids)
         assert all(PRIVATE_NOTE not in r.body.decode() for r in deliveries)

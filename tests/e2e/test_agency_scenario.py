@@ -206,6 +206,15 @@ class Disturbances:
             run_async(lambda: rabbitmqctl("stop_app"))
             self.outage = threading.Thread(target=self._restore_broker_later, daemon=True)
             self.outage.start()
+            # The services have noticed (not ready), and yet step 3's writes must succeed.
+            tickets = f"http://127.0.0.1:{self.system.ports['tickets']}/api/tickets/readyz"
+            wait_for_http(
+                self.system.http,
+                tickets,
+                self.system.servers["tickets"],
+                ready=lambda response: response.status_code == 503,
+                timeout=BROKER_OUTAGE_SECONDS / 2,
+            )
 
     def _restore_broker_later(self) -> None:
         time.sleep(BROKER_OUTAGE_SECONDS)

@@ -33,6 +33,7 @@ from services.automation.models import Execution, TypeView
 from services.automation.module import module as automation_module
 from services.tickets.module import module as tickets_module
 from tests.conftest import eventually
+from tests.e2e.agency import ASSIGNEE_COMMENTS_STARTS_WORK
 from tests.support.buses import delete_namespace
 from tests.support.harness import free_port
 from tests.timetracking.conftest import PUBLIC_PEM, mint
@@ -193,18 +194,7 @@ async def new_ticket(system: System, project_id: str, assignee_id: str, title: s
     return str(item["id"])
 
 
-ASSIGNEE_COMMENTS = {
-    "name": "Assignee comments: start work",
-    "trigger": {"kind": "comment_added"},
-    "conditions": {
-        "match": "all",
-        "conditions": [
-            {"type": "actor", "check": "is_assignee"},
-            {"type": "field", "field": "status", "op": "is", "value": "New"},
-        ],
-    },
-    "actions": [{"type": "set_status", "status_name": "In progress"}],
-}
+ASSIGNEE_COMMENTS = ASSIGNEE_COMMENTS_STARTS_WORK
 
 
 async def test_the_assignee_commenting_moves_a_new_ticket_to_in_progress(system: System) -> None:

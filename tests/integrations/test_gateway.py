@@ -284,5 +284,35 @@ async def test_a_write_key_acts_as_its_creator_and_a_read_key_changes_nothing(
         )
         assert refused.status_code == 403, (service, path, refused.text)
         assert refused.headers["content-type"] == "application/problem+json"
+    # Nor the person's own things, which anyone who may view may change: the admin's
+    # comment, their timer, their following of the item, a folder, a key of their own.
+    own_things: list[tuple[str, str, str, dict[str, Any] | None]] = [
+        ("PATCH", "tickets", f"/comments/{comment['id']}", {"body": "Edited by a read key"}),
+        ("DELETE", "tickets", f"/comments/{comment['id']}", None),
+        ("PUT", "tickets", f"/items/{ticket['id']}/followers/{admin_id}", None),
+        ("POST", "tickets", "/folders", {"name": "By a read key"}),
+        ("POST", "timetracking", "/timers", {"item_id": ticket["id"]}),
+        ("POST", "identity", "/api-keys", {"name": "More", "scopes": ["read"]}),
+    ]
+    for method, service, path, payload in own_things:
+        refused = await system.client.request(
+            method, f"{system.api}/{service}{path}", headers=direct, json=payload
+        )
+        assert refused.status_code == 403, (method, path, refused.text)
+        assert refused.json()["type"].endswith("/insufficient-scope")
+        if service == "identity":  # which also takes the key itself
+            with_secret = await system.client.request(
+                method, f"{system.api}/{service}{path}", headers=read, json=payload
+            )
+            assert with_secret.status_code == 403, (method, path, with_secret.text)
+    comments = await system.client.get(
+        f"{system.api}/tickets/items/{ticket['id']}/comments", headers=direct
+    )
+    assert [c["body"] for c in comments.json()] == ["Cleared the tray"]
+    # An exchanged token is not a key: it cannot be exchanged again (its person's role and
+    # teams would outlive a change to them).
+    again = await system.client.post(f"{system.api}/identity/api-keys/token", headers=direct)
+    assert again.status_code == 400, again.text
+    assert again.json()["type"].endswith("/api-key-only")
     readable = await system.client.get(f"{system.api}/tickets/items/{ticket['id']}", headers=direct)
     assert readable.status_code == 200

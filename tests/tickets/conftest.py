@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from contracts import Envelope, registry
 from contracts.identity import (
     ClientVisibility,
     GrantRevoked,
     ProjectRole,
+    TeamChanged,
     UserCreated,
     UserKind,
     WorkspaceCreated,
@@ -37,6 +39,7 @@ from kit.testing.infra import database_url
 from services.tickets.app import create_app
 from services.tickets.models import Person, WorkspaceDefaults
 from services.tickets.module import module as tickets_module
+from services.tickets.people import repository as people
 from tests.conftest import eventually
 from tests.support.harness import ServiceHarness, free_port, running_service
 
@@ -266,7 +269,49 @@ class TicketsApp(ServiceHarness):
         )
         await eventually(lambda: self._grant_gone(grant_id), timeout=10)
 
+    def team_event(
+        self,
+        workspace_id: str,
+        team_id: str,
+        member_ids: Sequence[str],
+        *,
+        deleted: bool = False,
+    ) -> Envelope:
+        """identity.team.changed.v1 as identity would publish it (not published yet: a test
+        may restamp it to play events overtaking one another)."""
+        return registry.envelope(
+            TeamChanged(
+                team_id=uuid.UUID(team_id),
+                workspace_id=uuid.UUID(workspace_id),
+                name="Designers",
+                member_ids=[uuid.UUID(m) for m in member_ids],
+                deleted=deleted,
+            ),
+            workspace=workspace_id,
+            subject=f"team/{team_id}",
+        )
+
+    async def set_team(
+        self, workspace_id: str, team_id: str, member_ids: Sequence[str], *, deleted: bool = False
+    ) -> None:
+        """Announce the team's whole state and wait until the projection holds its members."""
+        await self.publish(self.team_event(workspace_id, team_id, member_ids, deleted=deleted))
+        expected = frozenset() if deleted else frozenset(member_ids)
+
+        async def projected() -> bool:
+            return await self.team_members(team_id) == expected
+
+        await eventually(projected, timeout=10)
+
     # --- looking inside --------------------------------------------------------------------
+
+    async def team_members(self, team_id: str) -> frozenset[str]:
+        async with self.runtime.session_factory() as session:
+            return await people.team_member_ids(session, team_id)
+
+    async def teams_of(self, workspace_id: str, user_id: str) -> tuple[str, ...]:
+        async with self.runtime.session_factory() as session:
+            return await people.teams_of(session, workspace_id, user_id)
 
     async def person(self, user_id: str) -> Person | None:
         async with self.runtime.session_factory() as session:

@@ -536,7 +536,7 @@ def user_events(workspace_id: str, user_id: str) -> list[Any]:
             kind="collaborator",
             workspace_role="member",
         ),
-        UserUpdated(**ids, changes={"display_name": "New name", "workspace_role": "member"}),
+        UserUpdated(**ids, changes={"display_name": "New name", "workspace_role": "admin"}),
         UserDeactivated(**ids),
         UserReactivated(**ids),
         UserUpdated(**ids, changes={"kind": "client", "client_organisation_id": user_id}),
@@ -575,10 +575,12 @@ async def test_people_are_projected_whatever_the_order_of_identitys_events(
                 found.display_name,
                 found.kind,
                 found.client_organisation_id == user_id,
+                found.workspace_role,
                 found.active,
             )
         )
-    assert outcomes == [(ws.id, "old@example.test", "New name", "client", True, True)] * 3
+    expected = (ws.id, "old@example.test", "New name", "client", True, "admin", True)
+    assert outcomes == [expected] * 3
 
     # a deactivation newer than everything else sticks
     user_id = str(uuid.uuid4())

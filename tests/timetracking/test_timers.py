@@ -115,6 +115,21 @@ async def test_a_timer_started_late_is_corrected_and_bills_the_real_time(
     nothing = await timetracking.patch("/timers/current", token, json={"note": "x"})
     assert problem_type(nothing) == "no-running-timer"
 
+    # The next timer may not reach back over the hours that entry already holds.
+    await timetracking.post("/timers", token, json={"item_id": team.item_id})
+    overlap = (began + timedelta(hours=1)).isoformat()
+    refused = await timetracking.patch("/timers/current", token, json={"started_at": overlap})
+    assert refused.status_code == 422
+    assert problem_type(refused) == "timer-overlaps-entry"
+    assert datetime.fromisoformat(refused.json()["last_ended_at"]) == datetime.fromisoformat(
+        entry["ended_at"]
+    )
+    after = datetime.fromisoformat(entry["ended_at"]) + timedelta(seconds=1)
+    moved = await timetracking.patch(
+        "/timers/current", token, json={"started_at": min(after, datetime.now(UTC)).isoformat()}
+    )
+    assert moved.status_code == 200, moved.text
+
 
 async def test_discarding_writes_nothing(timetracking: TimetrackingApp) -> None:
     team = await make_team(timetracking)

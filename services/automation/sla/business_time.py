@@ -102,7 +102,7 @@ class BusinessCalendar:
 
     def spans_after(self, start: datetime) -> Iterator[Span]:
         """Opening windows from `start` on, the first clipped to begin at `start`."""
-        start = _aware(start)
+        start = in_utc(start)
         day = self._local_day(start) - timedelta(days=1)
         for _ in range(SEARCH_LIMIT_DAYS):
             for opens, closes in self.day_spans(day):
@@ -113,7 +113,7 @@ class BusinessCalendar:
 
     def spans_before(self, end: datetime) -> Iterator[Span]:
         """Opening windows before `end`, latest first, the first clipped to end at `end`."""
-        end = _aware(end)
+        end = in_utc(end)
         day = self._local_day(end) + timedelta(days=1)
         for _ in range(SEARCH_LIMIT_DAYS):
             for opens, closes in reversed(self.day_spans(day)):
@@ -154,7 +154,7 @@ class BusinessCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time in `[start, end)`; zero when `end` is not after `start`."""
-        start, end = _aware(start), _aware(end)
+        start, end = in_utc(start), in_utc(end)
         if end <= start:
             return timedelta(0)
         return self._up_to(end) - self._up_to(start)
@@ -229,8 +229,8 @@ def running_segments(
 ) -> Iterator[tuple[datetime, datetime | None]]:
     """`[start, end)` less the pauses, as ordered segments; the last one is open (`None`)
     when `end` is None and no open pause cuts it."""
-    cursor: datetime | None = _aware(start)
-    limit = _aware(end) if end is not None else None
+    cursor: datetime | None = in_utc(start)
+    limit = in_utc(end) if end is not None else None
     for pause_start, pause_end in merge_pauses(pauses):
         if cursor is None:
             return
@@ -254,7 +254,7 @@ def merge_pauses(
 ) -> list[tuple[datetime, datetime | None]]:
     """Pauses sorted and merged where they overlap or touch; at most the last is open."""
     ordered = sorted(
-        ((_aware(a), None if b is None else _aware(b)) for a, b in pauses), key=lambda p: p[0]
+        ((in_utc(a), None if b is None else in_utc(b)) for a, b in pauses), key=lambda p: p[0]
     )
     merged: list[tuple[datetime, datetime | None]] = []
     for a, b in ordered:
@@ -271,7 +271,8 @@ def merge_pauses(
     return merged
 
 
-def _aware(moment: datetime) -> datetime:
+def in_utc(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite (the embedded mode) hands them back without the zone."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

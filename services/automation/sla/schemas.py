@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holiday_data
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.automation.sla.business_time import in_utc
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 Category = Literal["new", "open", "in_progress", "waiting", "done", "closed"]
@@ -191,6 +193,12 @@ class Clock(BaseModel):
     started_at: datetime
     due_at: datetime | None
     met_at: datetime | None
+
+    @field_validator("started_at", "due_at", "met_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else in_utc(value)
+
     used_minutes: int
     paused_minutes: int
     breached: bool

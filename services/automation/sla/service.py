@@ -23,7 +23,7 @@ from services.automation.models import Calendar, Clock, ItemView, Job, Policy
 from services.automation.projections import repository as projections
 from services.automation.scheduler import repository as jobs
 from services.automation.sla import repository
-from services.automation.sla.business_time import BusinessCalendar
+from services.automation.sla.business_time import BusinessCalendar, in_utc
 from services.automation.sla.clock import TARGETS, ClockState, Moment, Rules, Target, compute
 from services.automation.sla.schemas import (
     DAYS,
@@ -284,7 +284,9 @@ async def recompute_item(uow: UnitOfWork, item: ItemView, now: datetime) -> list
         pause_status_ids=frozenset(policy.pause_status_ids),
         pause_categories=frozenset(policy.pause_categories),
     )
-    moments = [Moment(h.at, h.kind, h.status_id, h.category) for h in history]
+    # SQLite hands stored times back naive (they are UTC); rows written in this session
+    # are still aware: one clock must compare them all.
+    moments = [Moment(in_utc(h.at), h.kind, h.status_id, h.category) for h in history]
     business = business_calendar(calendar)
     states = compute(moments, rules, business, now)
     await repository.drop_clocks(uow.session, item.id, keep=[s.target for s in states])
@@ -293,7 +295,8 @@ async def recompute_item(uow: UnitOfWork, item: ItemView, now: datetime) -> list
     for state in states:
         row = await _store(uow, item, policy, state)
         rows.append(row)
-        if state.met_at is not None and row.announced_met_at != state.met_at:
+        announced = None if row.announced_met_at is None else in_utc(row.announced_met_at)
+        if state.met_at is not None and announced != state.met_at:
             row.announced_met_at = state.met_at
             _emit_met(uow, item, policy, state)
         if state.state == "met" or state.due_at is None:
@@ -370,7 +373,7 @@ async def fire_clock(uow: UnitOfWork, job: Job, now: datetime) -> tuple[ItemView
     item = await projections.item(uow.session, job.workspace_id, job.subject_id)
     if clock is None or item is None or item.deleted:
         return None
-    if clock.met_at is not None or clock.due_at is None or _utc(clock.due_at) != due_at:
+    if clock.met_at is not None or clock.due_at is None or in_utc(clock.due_at) != due_at:
         return None
     policy = await repository.policy(uow.session, item.workspace_id, clock.policy_id)
     if policy is None:
@@ -404,10 +407,6 @@ async def recompute_workspace(uow: UnitOfWork, workspace_id: str, now: datetime)
         if len(batch) < 200:
             return count
         after = batch[-1].id
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def item_sla(uow: UnitOfWork, principal: Principal, item_id: str) -> list[Clock]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from kit.http.problems import Problem
 from services.identity.apikeys import repository, service
 from services.identity.apikeys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyToken
-from services.identity.dependencies import Caller, Ident, UoW, require_admin, require_scope
+from services.identity.dependencies import (
+    API_KEY_PREFIX,
+    Caller,
+    Ident,
+    KeyHolder,
+    UoW,
+    require_admin,
+    require_scope,
+)
 from services.identity.models import ApiKey as ApiKeyRow
 
 router = APIRouter(tags=["api keys"])
@@ -55,11 +63,17 @@ async def revoke_key(key_id: str, principal: Caller, uow: UoW) -> ApiKey:
 
 
 @router.post("/api-keys/token", response_model=ApiKeyToken)
-async def exchange_key(principal: Caller, uow: UoW, ident: Ident) -> ApiKeyToken:
+async def exchange_key(
+    request: Request, principal: KeyHolder, uow: UoW, ident: Ident
+) -> ApiKeyToken:
     """Exchange an API key (sent as `X-API-Key`) for a short-lived access token of the person
     the key acts for, capped by the key's scopes, which every service verifies itself (the
     integrations gateway forwards tools' calls with it)."""
-    if principal.api_key_id is None:
+    # Only the secret itself: a token already exchanged would carry its person's role and
+    # teams as they were, and could be renewed that way for ever.
+    _, _, bearer = request.headers.get("authorization", "").partition(" ")
+    sent_secret = "x-api-key" in request.headers or bearer.strip().startswith(API_KEY_PREFIX)
+    if principal.api_key_id is None or not sent_secret:
         raise Problem(400, "api-key-only", "Send the API key itself as `X-API-Key`.")
     token, ttl = await ident.tokens.issue_for_api_key(uow, principal)
     await uow.commit()

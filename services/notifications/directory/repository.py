@@ -94,14 +94,24 @@ async def people_named(
 async def team_members(
     session: AsyncSession, workspace_id: str, team_ids: Iterable[str]
 ) -> list[str]:
-    """The members of these teams, each once, in a stable order (deleted teams have none)."""
+    """The members of these teams, each once, in a stable order (deleted teams have none),
+    less clients: a team is how staff and collaborators share work, and a client reaches an
+    item as its requester, a follower or through their organisation, never through a team
+    (tickets grants them nothing for it), so a team must not carry its news to them."""
     ids = sorted(set(team_ids))
     if not ids:
         return []
     rows = await session.scalars(
         select(DirectoryTeamMember.user_id)
+        .outerjoin(
+            DirectoryPerson,
+            (DirectoryPerson.id == DirectoryTeamMember.user_id)
+            & (DirectoryPerson.workspace_id == DirectoryTeamMember.workspace_id),
+        )
         .where(
-            DirectoryTeamMember.workspace_id == workspace_id, DirectoryTeamMember.team_id.in_(ids)
+            DirectoryTeamMember.workspace_id == workspace_id,
+            DirectoryTeamMember.team_id.in_(ids),
+            or_(DirectoryPerson.kind.is_(None), DirectoryPerson.kind != "client"),
         )
         .distinct()
         .order_by(DirectoryTeamMember.user_id)

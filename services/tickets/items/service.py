@@ -44,6 +44,7 @@ from services.tickets.items.schemas import (
     ItemUpdate,
 )
 from services.tickets.models import Activity, Assignee, Item, Project
+from services.tickets.people import service as people
 from services.tickets.snapshots import item_snapshot
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
@@ -570,12 +571,9 @@ async def follow(uow: UnitOfWork, principal: Principal, item_id: str, user_id: s
     person = await repository.person(uow.session, row.workspace_id, user_id)
     if person is None or not person.active:
         raise Problem(422, "unknown-user", "No such active user in this workspace.")
-    follower = Principal(
-        subject=person.id,
-        workspace_id=row.workspace_id,
-        kind=cast(Any, person.kind),
-        client_organisation_id=person.client_organisation_id,
-    )
+    # Their own role and teams count, as when they open the item: a team grant on the project
+    # or workspace admin powers are enough.
+    follower = await people.principal_of(uow.session, person)
     if person.kind != "client" and not await authorizer.can_on_item(
         uow.session, follower, "view", loaded.facts()
     ):

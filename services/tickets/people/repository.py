@@ -1,14 +1,14 @@
-"""Queries on the people projection; every read is scoped to a workspace."""
+"""Queries on the people and teams projections; every read is scoped to a workspace."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.tickets.models import Person
+from services.tickets.models import Person, Team, TeamMember
 
 
 async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
@@ -35,7 +35,8 @@ async def locked_or_placeholder(session: AsyncSession, workspace_id: str, user_i
 
     INSERT … ON CONFLICT DO NOTHING then SELECT … FOR UPDATE: two consumers handling events of
     the same person concurrently serialise on the row instead of racing a read-then-write.
-    The placeholder is a client until told otherwise: the least trusted kind.
+    The placeholder is a client and a member until told otherwise: the least trusted kind
+    and the lesser role.
     """
     row: dict[str, object] = {
         "id": user_id,
@@ -44,13 +45,11 @@ async def locked_or_placeholder(session: AsyncSession, workspace_id: str, user_i
         "display_name": "",
         "kind": "client",
         "client_organisation_id": None,
+        "workspace_role": "member",
         "active": True,
         "field_times": {},
     }
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(postgresql.insert(Person).values(row).on_conflict_do_nothing())
-    else:
-        await session.execute(sqlite.insert(Person).values(row).on_conflict_do_nothing())
+    await _insert_if_absent(session, Person, row)
     result = await session.execute(
         select(Person)
         .where(Person.id == user_id)
@@ -58,3 +57,59 @@ async def locked_or_placeholder(session: AsyncSession, workspace_id: str, user_i
         .execution_options(populate_existing=True)
     )
     return result.scalar_one()
+
+
+async def teams_of(session: AsyncSession, workspace_id: str, user_id: str) -> tuple[str, ...]:
+    """The teams the person belongs to, sorted (deleted teams have no members left)."""
+    rows = await session.scalars(
+        select(TeamMember.team_id)
+        .where(TeamMember.workspace_id == workspace_id, TeamMember.member_id == user_id)
+        .order_by(TeamMember.team_id)
+    )
+    return tuple(rows)
+
+
+async def locked_team(session: AsyncSession, workspace_id: str, team_id: str) -> Team:
+    """The team's row, locked for this transaction, inserted first (never written: no time)
+    when unknown; as `locked_or_placeholder`, so events of one team handled concurrently
+    serialise on it."""
+    row: dict[str, object] = {
+        "id": team_id,
+        "workspace_id": workspace_id,
+        "deleted": False,
+        "changed_at": None,
+    }
+    await _insert_if_absent(session, Team, row)
+    result = await session.execute(
+        select(Team)
+        .where(Team.id == team_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one()
+
+
+async def team_member_ids(session: AsyncSession, team_id: str) -> frozenset[str]:
+    rows = await session.scalars(select(TeamMember.member_id).where(TeamMember.team_id == team_id))
+    return frozenset(rows)
+
+
+async def replace_team_members(
+    session: AsyncSession, workspace_id: str, team_id: str, member_ids: Collection[str]
+) -> None:
+    await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    if member_ids:
+        await session.execute(
+            insert(TeamMember),
+            [
+                {"team_id": team_id, "member_id": member, "workspace_id": workspace_id}
+                for member in sorted(member_ids)
+            ],
+        )
+
+
+async def _insert_if_absent(
+    session: AsyncSession, model: type[Person] | type[Team], row: dict[str, object]
+) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(dialect.insert(model).values(row).on_conflict_do_nothing())

@@ -8,16 +8,29 @@ order. Each field therefore remembers the time of the event that set it, and an 
 only the fields it is newer for: a field-wise last-writer-wins register, which gives the same
 row whatever the arrival order. A delta about someone not yet known creates a placeholder the
 creation fills in later.
+
+Teams (`identity.team.changed.v1`) carry their whole member list: each event replaces the
+team's members, unless the team was last written by a newer event. With the person's kind and
+workspace role they let the service rebuild someone's access as their token would state it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, registry
-from contracts.identity import UserCreated, UserDeactivated, UserReactivated, UserUpdated
+from contracts.identity import (
+    TeamChanged,
+    UserCreated,
+    UserDeactivated,
+    UserReactivated,
+    UserUpdated,
+)
+from kit.auth import Principal
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.tickets.models import Person
@@ -26,7 +39,8 @@ from services.tickets.people import repository
 log = get_logger(__name__)
 
 KINDS = frozenset({"staff", "collaborator", "client"})
-PROJECTED = frozenset({"email", "display_name", "kind", "client_organisation_id"})
+WORKSPACE_ROLES = frozenset({"admin", "member"})
+PROJECTED = frozenset({"email", "display_name", "kind", "client_organisation_id", "workspace_role"})
 
 
 async def apply_user_event(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -43,6 +57,48 @@ async def apply_user_event(envelope: Envelope, uow: UnitOfWork) -> None:
     merge(row, fields, _utc(envelope.time))
 
 
+async def principal_of(session: AsyncSession, person: Person) -> Principal:
+    """The person's access as a token of theirs would state it (kind, workspace role, teams),
+    for a check made on their behalf: may they see the item someone makes them follow?"""
+    return Principal(
+        subject=person.id,
+        workspace_id=person.workspace_id,
+        kind=cast(Any, person.kind),
+        workspace_role="admin" if person.workspace_role == "admin" else "member",
+        teams=await repository.teams_of(session, person.workspace_id, person.id),
+        client_organisation_id=person.client_organisation_id,
+    )
+
+
+async def apply_team_event(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Replace the team's members with the event's, when no newer event wrote the team.
+
+    Two events stamped alike cannot be ordered: the team then keeps only the members both
+    name, and is deleted if either says so (keeping someone out by mistake is the cheaper
+    error, as for `active`), which gives the same rows whichever arrives first.
+    """
+    event = registry.parse_as(envelope, TeamChanged)
+    workspace_id, team_id = str(event.workspace_id), str(event.team_id)
+    team = await repository.locked_team(uow.session, workspace_id, team_id)
+    if team.workspace_id != workspace_id:
+        log.warning("people.team_cross_workspace", team_id=team_id, workspace=workspace_id)
+        return
+    at = _utc(envelope.time)
+    last = _utc(team.changed_at) if team.changed_at is not None else None
+    if last is not None and at < last:
+        log.info("people.team_event_outdated", team_id=team_id)
+        return
+    deleted = event.deleted
+    members = frozenset(str(member) for member in event.member_ids)
+    if last is not None and at == last:
+        deleted = deleted or team.deleted
+        members &= await repository.team_member_ids(uow.session, team_id)
+    team.deleted, team.changed_at = deleted, at
+    await repository.replace_team_members(
+        uow.session, workspace_id, team_id, frozenset() if deleted else members
+    )
+
+
 def _values_of(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
     """(workspace, user, projected fields) of a user event; None for types this ignores."""
     if envelope.type == "identity.user.created.v1":
@@ -52,6 +108,7 @@ def _values_of(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
             "display_name": created.display_name,
             "kind": created.kind,
             "client_organisation_id": _optional_id(created.client_organisation_id),
+            "workspace_role": created.workspace_role,
             "active": True,
         }
         return str(created.workspace_id), str(created.user_id), fields
@@ -68,12 +125,15 @@ def _values_of(envelope: Envelope) -> tuple[str, str, dict[str, Any]] | None:
 
 
 def _delta(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The changes this projection keeps; attributes it does not keep (the workspace role)
-    and values it cannot trust (a kind this version does not know) are left out."""
+    """The changes this projection keeps; attributes it does not keep and values it cannot
+    trust (a kind or role this version does not know) are left out."""
     fields = {key: value for key, value in changes.items() if key in PROJECTED}
     if "kind" in fields and fields["kind"] not in KINDS:
         log.warning("people.unknown_kind", kind=fields["kind"])
         del fields["kind"]
+    if "workspace_role" in fields and fields["workspace_role"] not in WORKSPACE_ROLES:
+        log.warning("people.unknown_workspace_role", role=fields["workspace_role"])
+        del fields["workspace_role"]
     for key in ("email", "display_name"):
         if key in fields and not isinstance(fields[key], str):
             del fields[key]

@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.timetracking.models import RunningTimer, WorkspacePolicy
+from services.timetracking.models import RunningTimer, TimeEntry, WorkspacePolicy
 
 
 async def running(
@@ -85,3 +85,15 @@ async def overdue(
         .execution_options(populate_existing=True)
     )
     return list(await session.scalars(statement))
+
+
+async def latest_end(session: AsyncSession, workspace_id: str, user_id: str) -> datetime | None:
+    """When the person's most recent timed work (an entry with an end) ended."""
+    found: datetime | None = await session.scalar(
+        select(func.max(TimeEntry.ended_at)).where(
+            TimeEntry.workspace_id == workspace_id,
+            TimeEntry.user_id == user_id,
+            TimeEntry.deleted_at.is_(None),
+        )
+    )
+    return found

@@ -106,6 +106,15 @@ async def change(uow: UnitOfWork, principal: Principal, body: TimerChange) -> Ru
                 "A timer cannot start in the future.",
                 started_at=started_at.isoformat(),
             )
+        ended = await repository.latest_end(uow.session, timer.workspace_id, timer.user_id)
+        if ended is not None and started_at < _utc(ended):
+            # The same hours would be billed twice: once in that entry, once in this timer.
+            raise Problem(
+                422,
+                "timer-overlaps-entry",
+                "The timer cannot start before your last timed work ended.",
+                last_ended_at=_utc(ended).isoformat(),
+            )
         timer.started_at = started_at
     if body.note is not None:
         timer.note = body.note
