@@ -50,6 +50,7 @@ class ServiceRuntime:
             bus,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval,
+            linger=settings.outbox_linger,
         )
         self.subscriptions = [
             Subscription(

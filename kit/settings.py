@@ -55,6 +55,11 @@ class Settings(BaseSettings):
 
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval: float = Field(default=1.0, gt=0)
+    outbox_linger: float = Field(
+        default=0.01,
+        ge=0,
+        description="Seconds a relay woken by a commit waits for more commits to share a batch.",
+    )
 
     jwt_public_key: str | None = Field(default=None, description="PEM or JWKS JSON of identity.")
     jwt_public_key_url: str | None = Field(default=None, description="Identity's JWKS URL.")

@@ -8,17 +8,29 @@ or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import Envelope, EventData, registry
 from kit import context
+from kit.db.driver import DriverStatement
 from kit.db.tables import OUTBOX
+
+# Built once: every commit that recorded events runs one of them.
+_INSERT_OUTBOX = insert(OUTBOX)
+_INSERT_ONE_EVENT = DriverStatement(
+    insert(OUTBOX).values(
+        event_id=bindparam("event_id"),
+        event_type=bindparam("event_type"),
+        payload=bindparam("payload"),
+        created_at=bindparam("created_at"),
+    )
+)
 
 
 def stamp(envelope: Envelope) -> Envelope:
@@ -47,6 +59,9 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
         self._pending: list[Envelope] = []
+        self.memo: dict[Hashable, Any] = {}
+        """What a handler found out that holds for this transaction (e.g. a row it locked),
+        so the other deliveries of a group-committed batch need not ask again."""
 
     @property
     def session(self) -> AsyncSession:
@@ -57,6 +72,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
         self._pending = []
+        self.memo = {}
         return self
 
     async def __aexit__(
@@ -67,6 +83,7 @@ class UnitOfWork:
     ) -> None:
         session, self._session = self._session, None
         self._pending = []
+        self.memo = {}
         if session is not None:
             await session.rollback()
             await session.close()
@@ -83,18 +100,19 @@ class UnitOfWork:
         session = self.session
         if self._pending:
             now = datetime.now(UTC)
-            await session.execute(
-                insert(OUTBOX),
-                [
-                    {
-                        "event_id": event.id,
-                        "event_type": event.type,
-                        "payload": event.to_json().decode(),
-                        "created_at": now,
-                    }
-                    for event in self._pending
-                ],
-            )
+            rows = [
+                {
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "payload": event.to_json().decode(),
+                    "created_at": now,
+                }
+                for event in self._pending
+            ]
+            if len(rows) == 1:  # the usual request: one event, sent straight to the driver
+                await _INSERT_ONE_EVENT.execute(session, rows[0])
+            else:
+                await session.execute(_INSERT_OUTBOX, rows)
         had_events = bool(self._pending)
         self._pending = []
         await session.commit()

@@ -20,6 +20,9 @@ from kit.metrics import HTTP_LATENCY
 
 log = get_logger(__name__)
 
+OPEN_WORK = "kit.open_work"
+"""Request-state key of the units of work a request opened (`kit.http.deps.unit_of_work`)."""
+
 
 class ServiceMiddleware:
     def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
@@ -34,7 +37,10 @@ class ServiceMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         correlation_id = headers.get("x-correlation-id") or request_id
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_state = scope.setdefault("state", {})
+        request_state["request_id"] = request_id
+        opened: list[Any] = []
+        request_state[OPEN_WORK] = opened
         started = time.perf_counter()
         state = {"status": 500, "started": False, "too_large": False}
 
@@ -80,6 +86,7 @@ class ServiceMiddleware:
                     await self._answer(scope, receive, send, request_id, 500)
                     return
             finally:
+                await _close(opened)
                 route: Any = scope.get("route")
                 path = getattr(route, "path", "unmatched")
                 status = 413 if state["too_large"] else state["status"]
@@ -107,3 +114,13 @@ class ServiceMiddleware:
             headers={"x-request-id": request_id},
         )
         await response(scope, receive, send)
+
+
+async def _close(opened: list[Any]) -> None:
+    """Roll back what the request did not commit and return its connections to the pool."""
+    for uow in opened:
+        try:
+            await uow.__aexit__(None, None, None)
+        except Exception:  # the answer is given; a failed rollback must not replace it
+            log.exception("closing a unit of work failed")
+    opened.clear()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import traceback
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kit.bus import make_bus
+from kit.http.problems import PROBLEM_BASE
 from kit.logging import get_logger
 from kit.module import ServiceModule
 from kit.redis import make_redis
@@ -39,17 +42,13 @@ class Host:
             for module in modules
         ]
         self._server: uvicorn.Server | None = None
-        self.app = FastAPI(title="Deskline", lifespan=self._lifespan, docs_url=None)
-        self.apps = {runtime.name: runtime.module.create_app(runtime) for runtime in self.runtimes}
-        for name, app in self.apps.items():
-            self.app.mount(f"/api/{name}", app)
-
-        @self.app.get("/healthz", include_in_schema=False)
-        async def healthz() -> dict[str, Any]:
-            return {"status": "ok", "services": [r.name for r in self.runtimes]}
+        self.apps: dict[str, FastAPI] = {
+            runtime.name: runtime.module.create_app(runtime) for runtime in self.runtimes
+        }
+        self.app: ASGIApp = _Dispatcher(self)
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+    async def _lifespan(self) -> AsyncIterator[None]:
         for runtime in self.runtimes:
             await runtime.start()
         await self.bus.start(spawn=self.supervisor.spawn)
@@ -96,3 +95,70 @@ class Host:
             log.error("start-up failed", reason=self.supervisor.failure)
             return 3
         return 1 if self.supervisor.failure else 0
+
+
+class _Dispatcher:
+    """The process's ASGI app: `/api/<service>/…` to that service's app, `/healthz`, lifespan.
+
+    Plain ASGI rather than a FastAPI app with mounts, so that a request passes through one
+    middleware stack (its service's) instead of two. Scopes are handed on as Starlette's
+    `Mount` would: the full path, and the prefix added to `root_path`.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._prefixes = [(f"/api/{name}", app) for name, app in host.apps.items()]
+        self._health = json.dumps(
+            {"status": "ok", "services": [r.name for r in host.runtimes]}
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        root = scope.get("root_path", "")
+        path: str = scope["path"]
+        route = path[len(root) :] if root and path.startswith(root) else path
+        for prefix, app in self._prefixes:
+            if route.startswith(prefix) and route[len(prefix) : len(prefix) + 1] == "/":
+                child = dict(scope)
+                child["app_root_path"] = scope.get("app_root_path", root)
+                child["root_path"] = root + prefix
+                await app(child, receive, send)
+                return
+        if scope["type"] != "http":
+            return  # no websockets outside a service: closing the connection refuses it
+        if route == "/healthz":
+            await _answer(send, 200, "application/json", self._health)
+            return
+        body = {
+            "type": f"{PROBLEM_BASE}not-found",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "Nothing is served here; the services answer under /api/<service>/.",
+            "instance": path,
+        }
+        await _answer(send, 404, "application/problem+json", json.dumps(body).encode())
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        running = self._host._lifespan()
+        await receive()  # lifespan.startup
+        try:
+            await running.__aenter__()
+        except BaseException:
+            await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
+            raise
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await running.__aexit__(None, None, None)
+        except BaseException:
+            await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _answer(send: Send, status: int, media_type: str, body: bytes) -> None:
+    headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

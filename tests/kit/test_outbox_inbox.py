@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Column, Float, MetaData, String, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from contracts import Envelope
@@ -15,6 +15,7 @@ from kit import context
 from kit.bus.base import OutgoingMessage, PublishOutcome
 from kit.consumers import Consumer, transactional
 from kit.db import INBOX, KIT_METADATA, OUTBOX, create_engine
+from kit.db.driver import DriverStatement
 from kit.outbox import OutboxRelay
 from kit.uow import UnitOfWork
 from tests.support.pair import EFFECTS, PROBE_METADATA, PROBE_TYPE, ProbeEffect, record_effect
@@ -184,3 +185,46 @@ async def test_a_failing_handler_leaves_no_inbox_row_so_the_retry_runs(
     await handler(event)
     assert calls == 2
     assert await count(engine, select(func.count()).select_from(EFFECTS)) == 1
+
+
+DRIVER_METADATA = MetaData()
+DOCUMENTS = Table(
+    "driver_documents",
+    DRIVER_METADATA,
+    Column("id", String(20), primary_key=True),
+    Column("doc", JSON, nullable=True),
+    Column("ratio", Float, nullable=False),
+)
+WRITE_DOCUMENT = DriverStatement(
+    insert(DOCUMENTS).values(id=bindparam("id"), doc=bindparam("doc"), ratio=bindparam("ratio"))
+)
+READ_DOCUMENT = DriverStatement(select(DOCUMENTS.c.doc).where(DOCUMENTS.c.id == bindparam("id")))
+
+
+async def test_driver_statements_share_the_sessions_transaction(engine: AsyncEngine) -> None:
+    """On PostgreSQL they run on the asyncpg connection of the open transaction, elsewhere
+    (and before the transaction's first statement) through SQLAlchemy: either way they
+    commit or roll back with the session's other work, pending ORM rows are written first,
+    and parameters are processed as SQLAlchemy would (JSON, float)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(DRIVER_METADATA.create_all)
+    async with unit_of_work(engine) as uow:
+        await uow.session.execute(select(func.count()).select_from(EFFECTS))  # opens it
+        uow.session.add(ProbeEffect(event_id="driver-1", n=1))
+        await WRITE_DOCUMENT.execute(uow.session, {"id": "a", "doc": {"k": [1]}, "ratio": 2})
+        assert await READ_DOCUMENT.scalar(uow.session, {"id": "a"}) == {"k": [1]}
+        assert await count(engine, select(func.count()).select_from(DOCUMENTS)) == 0
+    assert await count(engine, select(func.count()).select_from(DOCUMENTS)) == 0  # rolled back
+    async with unit_of_work(engine) as uow:
+        await uow.session.execute(select(func.count()).select_from(EFFECTS))
+        uow.session.add(ProbeEffect(event_id="driver-2", n=2))  # pending: flushed first
+        await WRITE_DOCUMENT.execute(uow.session, {"id": "b", "doc": None, "ratio": 3})
+        await uow.commit()
+    async with unit_of_work(engine) as uow:  # no statement yet: SQLAlchemy opens it
+        await WRITE_DOCUMENT.execute(uow.session, {"id": "c", "doc": {"k": "v"}, "ratio": 0.5})
+        await uow.commit()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(DOCUMENTS).order_by(DOCUMENTS.c.id))).all()
+        effects = (await connection.execute(select(EFFECTS.c.event_id))).scalars().all()
+    assert [tuple(row) for row in rows] == [("b", None, 3.0), ("c", {"k": "v"}, 0.5)]
+    assert effects == ["driver-2"]

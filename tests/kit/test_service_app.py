@@ -16,14 +16,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
+from sqlalchemy import text
 
 from kit import context
 from kit.auth import Principal, authenticated
 from kit.http import Problem, create_service_app
+from kit.http.deps import unit_of_work
 from kit.launcher.host import Host
 from kit.module import ServiceModule
 from kit.runtime import ServiceRuntime
 from kit.settings import Settings
+from kit.uow import UnitOfWork
+from tests.conftest import eventually
 from tests.support.harness import free_port
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -37,6 +41,18 @@ PUBLIC_PEM = (
 class ThingCreate(BaseModel):
     title: str
     size: int
+
+
+OPENED: list[UnitOfWork] = []
+"""The units of work the probe's `/work` endpoint was given."""
+
+
+def closed(uow: UnitOfWork) -> bool:
+    try:
+        uow.session  # noqa: B018 - raises once the unit of work is closed
+    except RuntimeError:
+        return True
+    return False
 
 
 def probe_app(runtime: ServiceRuntime) -> FastAPI:
@@ -53,6 +69,14 @@ def probe_app(runtime: ServiceRuntime) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("bug")
+
+    @app.get("/work/{outcome}")
+    async def work(outcome: str, uow: UnitOfWork = Depends(unit_of_work)) -> dict[str, bool]:
+        await uow.session.execute(text("SELECT 1"))  # checks a connection out, in a transaction
+        OPENED.append(uow)
+        if outcome == "fails":
+            raise Problem(409, "thing-exists", "A thing with that title exists.")
+        return {"in_transaction": uow.session.in_transaction()}
 
     @app.get("/whoami")
     async def whoami(principal: Principal = Depends(authenticated)) -> dict[str, Any]:
@@ -143,6 +167,36 @@ async def test_errors_are_problem_json(base_url: str) -> None:
     }
     assert crash.status_code == 500
     assert "bug" not in crash.text, "internals are logged, not returned"
+
+
+async def test_units_of_work_a_request_left_open_are_closed_after_it(
+    settings: Settings,
+) -> None:
+    """Uncommitted work is rolled back and its connection returned, whether the endpoint
+    answered or failed; the process's own paths answer outside any service."""
+    host, task, base = await serve(PROBE, settings)
+    pool: Any = host.runtimes[0].engine.pool
+    root = base.removesuffix("/api/probe")
+    try:
+        async with httpx.AsyncClient() as client:
+            answered = await client.get(f"{base}/work/answers")
+            failed = await client.get(f"{base}/work/fails")
+            health = await client.get(f"{root}/healthz")
+            elsewhere = await client.get(f"{root}/api/nowhere/things")
+
+        async def returned() -> bool:
+            return len(OPENED) == 2 and all(map(closed, OPENED)) and pool.checkedout() == 0
+
+        await eventually(returned)
+    finally:
+        host.request_stop()
+        assert await asyncio.wait_for(task, 30) == 0
+    assert answered.json() == {"in_transaction": True}
+    assert failed.status_code == 409
+    assert health.json() == {"status": "ok", "services": ["probe"]}
+    assert elsewhere.status_code == 404
+    assert elsewhere.headers["content-type"] == "application/problem+json"
+    assert elsewhere.json()["instance"] == "/api/nowhere/things"
 
 
 async def test_request_bodies_over_the_limit_are_refused(base_url: str) -> None:

@@ -17,6 +17,7 @@ from services.tickets.items.consumers import system
 from services.tickets.items.schemas import ItemCreate
 from services.tickets.people.repository import locked_or_placeholder
 from services.tickets.types import service as types
+from services.tickets.types.service import TypeDefinition
 
 log = get_logger(__name__)
 
@@ -52,8 +53,9 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             if project_id
             else None
         )
+        intake_project_id, definition = await _filing(uow, workspace)
         if project is None or project.archived_at is not None:
-            project_id = await defaults.intake_project_id(uow.session, workspace)
+            project_id = intake_project_id
         if project_id is None:
             log.error("no project to file a mailed request in", workspace=workspace)
             return
@@ -64,11 +66,6 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             requester_id=sender,
         )
         actor = system(workspace, "mail")
-        definition = await types.load_type(
-            uow.session,
-            workspace,
-            await types.default_type_id(uow.session, workspace, "ticket"),
-        )
         created = await items.insert(
             uow,
             workspace,
@@ -85,6 +82,23 @@ async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
             actor,
         )
         await attach_mailed(uow, created.row, mail.attachments, uploaded_by=sender, comment_id=None)
+
+
+async def _filing(uow: UnitOfWork, workspace: str) -> tuple[str | None, TypeDefinition]:
+    """The workspace's intake project and the type (share-locked) mailed requests become.
+
+    Asked once per transaction: the deliveries of a group-committed batch are mostly new
+    requests to one workspace, and the type's lock holds until the batch commits anyway.
+    """
+    key = ("tickets.mail-filing", workspace)
+    known: tuple[str | None, TypeDefinition] | None = uow.memo.get(key)
+    if known is None:
+        known = (
+            await defaults.intake_project_id(uow.session, workspace),
+            await types.type_for_new_item(uow.session, workspace, None, "ticket"),
+        )
+        uow.memo[key] = known
+    return known
 
 
 CONSUMERS = [Consumer("email-received", ["notifications.email.received.v1"], on_email_received)]

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.db.driver import DriverStatement
 from services.tickets.items.schemas import ItemFilter
 from services.tickets.models import (
     Activity,
@@ -256,7 +257,7 @@ def _write_new_item() -> Select[Any]:
     return select(item.c.number).add_cte(followers.cte("followers"), activity.cte("activity"))
 
 
-_WRITE_NEW_ITEM = _write_new_item()
+_WRITE_NEW_ITEM = DriverStatement(_write_new_item())
 
 
 async def insert_new_item(
@@ -274,7 +275,7 @@ async def insert_new_item(
         params = {f"item_{key}": value for key, value in values.items()}
         params |= {f"activity_{key}": value for key, value in activity.items()}
         params |= {"counter_workspace": workspace_id, "followers": list(followers)}
-        written = (await session.execute(_WRITE_NEW_ITEM, params)).scalar_one_or_none()
+        written = await _WRITE_NEW_ITEM.scalar(session, params)
         if written is not None:
             await _insert_assignees(session, values["id"], workspace_id, assignees)
             return int(written)
