@@ -111,6 +111,7 @@ class _Dispatcher:
         self._health = json.dumps(
             {"status": "ok", "services": [r.name for r in host.runtimes]}
         ).encode()
+        self._index = _index_page(list(host.apps))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -130,6 +131,10 @@ class _Dispatcher:
             return  # no websockets outside a service: closing the connection refuses it
         if route == "/healthz":
             await _answer(send, 200, "application/json", self._health)
+            return
+        if route == "/" and scope.get("method") in ("GET", "HEAD"):
+            # What `deskline run` prints: a newcomer's first page, linking each service.
+            await _answer(send, 200, "text/html; charset=utf-8", self._index)
             return
         body = {
             "type": f"{PROBLEM_BASE}not-found",
@@ -156,6 +161,19 @@ class _Dispatcher:
             await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _index_page(services: list[str]) -> bytes:
+    rows = "".join(
+        f'<li><b>{name}</b>: <a href="api/{name}/docs">API documentation</a> · '
+        f'<a href="api/{name}/readyz">ready?</a></li>'
+        for name in services
+    )
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Deskline</title>"
+        "<h1>Deskline</h1><p>Every service answers under <code>/api/&lt;service&gt;/</code>."
+        f"</p><ul>{rows}</ul></html>"
+    ).encode()
 
 
 async def _answer(send: Send, status: int, media_type: str, body: bytes) -> None:

@@ -183,6 +183,8 @@ async def test_units_of_work_a_request_left_open_are_closed_after_it(
             failed = await client.get(f"{base}/work/fails")
             health = await client.get(f"{root}/healthz")
             elsewhere = await client.get(f"{root}/api/nowhere/things")
+            index = await client.get(f"{root}/")
+            docs = await client.get(f"{root}/api/probe/docs")
 
         async def returned() -> bool:
             return len(OPENED) == 2 and all(map(closed, OPENED)) and pool.checkedout() == 0
@@ -197,6 +199,11 @@ async def test_units_of_work_a_request_left_open_are_closed_after_it(
     assert elsewhere.status_code == 404
     assert elsewhere.headers["content-type"] == "application/problem+json"
     assert elsewhere.json()["instance"] == "/api/nowhere/things"
+    # The page `deskline run` prints links each service's documentation, which answers.
+    assert index.status_code == 200
+    assert index.headers["content-type"].startswith("text/html")
+    assert 'href="api/probe/docs"' in index.text
+    assert docs.status_code == 200
 
 
 async def test_request_bodies_over_the_limit_are_refused(base_url: str) -> None:
