@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from contracts.automation import SlaWarning
 from contracts.identity import GrantGiven
 from tests.conftest import eventually
@@ -159,6 +161,22 @@ async def test_a_team_is_replaced_by_its_latest_state_whatever_the_arrival_order
     assert await feed.team_members(team.workspace_id, design) == []
     assigned = await feed.assign(team, teams=[design])
     assert await feed.notices_of_event(assigned.id) == []
+
+
+@pytest.mark.parametrize("first", ["smaller", "larger"])
+async def test_two_team_states_stamped_alike_keep_the_members_both_name(
+    feed: FeedApp, first: str
+) -> None:
+    """Unorderable states give the same team whichever arrives first (as in tickets)."""
+    team = await feed.team()
+    design, at = new_id(), datetime.now(UTC)
+    states = {"smaller": [team.ann], "larger": [team.ann, team.bob]}
+    for name in (first, "larger" if first == "smaller" else "smaller"):
+        await feed.change_team(team.workspace_id, design, "Design", states[name], at=at)
+    assert await feed.team_members(team.workspace_id, design) == [team.ann.id]
+    await feed.change_team(team.workspace_id, design, "Design", [], deleted=True, at=at)
+    await feed.change_team(team.workspace_id, design, "Design", [team.bob], at=at)
+    assert await feed.team_members(team.workspace_id, design) == [], "deleted if either says so"
 
 
 # --- mentions by handle and name ------------------------------------------------------------

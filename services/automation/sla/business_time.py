@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
+from kit.db.times import in_utc
+
 MINUTES_PER_DAY = 1440
 SEARCH_LIMIT_DAYS = 366 * 3
 """A calendar open less than once in three years (every day a holiday) cannot place a time."""
@@ -269,10 +271,3 @@ def merge_pauses(
                 continue
         merged.append((a, b))
     return merged
-
-
-def in_utc(moment: datetime) -> datetime:
-    """Stored times are UTC; SQLite (the embedded mode) hands them back without the zone."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holiday_data
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.automation.sla.business_time import in_utc
+from kit.db.times import in_utc
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")

@@ -17,13 +17,14 @@ from contracts.automation import SlaBreached, SlaMet, SlaWarning
 from contracts.tickets import ItemSnapshot
 from kit.access import ItemFacts, require_on_item
 from kit.auth import Principal
+from kit.db.times import in_utc
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.automation.models import Calendar, Clock, ItemView, Job, Policy
 from services.automation.projections import repository as projections
 from services.automation.scheduler import repository as jobs
 from services.automation.sla import repository
-from services.automation.sla.business_time import BusinessCalendar, in_utc
+from services.automation.sla.business_time import BusinessCalendar
 from services.automation.sla.clock import TARGETS, ClockState, Moment, Rules, Target, compute
 from services.automation.sla.schemas import (
     DAYS,

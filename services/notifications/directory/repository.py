@@ -233,6 +233,21 @@ async def save_team(session: AsyncSession, row: Mapping[str, Any]) -> bool:
     return result.first() is not None
 
 
+async def team_state(
+    session: AsyncSession, workspace_id: str, team_id: str
+) -> tuple[DirectoryTeam, frozenset[str]] | None:
+    """The team's copy and every member of it (clients too), for a state stamped alike."""
+    team = await session.get(DirectoryTeam, team_id)
+    if team is None or team.workspace_id != workspace_id:
+        return None
+    members = await session.scalars(
+        select(DirectoryTeamMember.user_id).where(
+            DirectoryTeamMember.workspace_id == workspace_id, DirectoryTeamMember.team_id == team_id
+        )
+    )
+    return team, frozenset(members)
+
+
 async def replace_team_members(
     session: AsyncSession, workspace_id: str, team_id: str, user_ids: Sequence[str]
 ) -> None:

@@ -35,6 +35,7 @@ from contracts.tickets import (
     ProjectCreated,
     ProjectUpdated,
 )
+from kit.db.times import in_utc
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.directory import repository
@@ -200,17 +201,24 @@ async def remember_requester(
 
 async def _team_changed(envelope: Envelope, uow: UnitOfWork) -> None:
     """The team's whole state replaces the copy, unless the copy is of a later event (states
-    overtaking each other in a retry queue are ordered by the time identity wrote them)."""
+    overtaking each other in a retry queue are ordered by the time identity wrote them).
+
+    Two states stamped alike cannot be ordered: as in tickets, the team then keeps only the
+    members both name and is deleted if either says so, whichever arrives first."""
     changed = registry.parse_as(envelope, TeamChanged)
     workspace_id, team_id = str(changed.workspace_id), str(changed.team_id)
-    members = [] if changed.deleted else sorted({str(m) for m in changed.member_ids})
+    deleted, named = changed.deleted, frozenset(str(m) for m in changed.member_ids)
+    known = await repository.team_state(uow.session, workspace_id, team_id)
+    if known is not None and in_utc(known[0].changed_at) == in_utc(envelope.time):
+        deleted, named = deleted or known[0].deleted, named & known[1]
+    members = [] if deleted else sorted(named)
     newer = await repository.save_team(
         uow.session,
         {
             "id": team_id,
             "workspace_id": workspace_id,
             "name": changed.name[:200],
-            "deleted": changed.deleted,
+            "deleted": deleted,
             "changed_at": envelope.time,
         },
     )

@@ -22,6 +22,7 @@ from typing import Any
 from uuid6 import uuid7
 
 from kit.auth import Principal
+from kit.db.times import in_utc
 from kit.http.problems import Problem
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
@@ -130,8 +131,8 @@ def view(row: FeedNotification) -> Notification:
         item_number=row.item_number,
         project_id=row.project_id,
         actor_id=row.actor_id,
-        created_at=_utc(row.created_at),
-        read_at=_utc(row.read_at) if row.read_at else None,
+        created_at=in_utc(row.created_at),
+        read_at=in_utc(row.read_at) if row.read_at else None,
         read=row.read_at is not None,
     )
 
@@ -197,11 +198,6 @@ def _decode_cursor(cursor: str) -> str:
     if not decoded or len(decoded) > 36:
         raise Problem(400, "invalid-cursor", "The cursor is not valid.")
     return decoded
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive times (stored as UTC); PostgreSQL aware ones."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # --- background loops ---------------------------------------------------------------------------
