@@ -28,11 +28,12 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from kit.db.times import in_utc
 from kit.logging import get_logger
 from kit.runtime import ServiceRuntime
 from kit.uow import UnitOfWork
@@ -302,7 +303,7 @@ class Dispatcher:
         if endpoint.failing_since is None:
             endpoint.failing_since = moment
         hours = self._settings.webhook_disable_after_hours
-        if moment - _aware(endpoint.failing_since) >= timedelta(hours=hours):
+        if moment - in_utc(endpoint.failing_since) >= timedelta(hours=hours):
             reason = f"no delivery succeeded for {hours:g} hours"
             _switch_off(uow, endpoint, reason, switched_off)
 
@@ -361,8 +362,4 @@ def _retry_after(value: str | None, moment: datetime) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (_aware(when) - moment).total_seconds())
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return max(0.0, (in_utc(when) - moment).total_seconds())

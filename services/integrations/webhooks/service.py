@@ -19,6 +19,7 @@ from contracts.envelope import new_event_id
 from contracts.integrations import EndpointDisabled
 from kit import access
 from kit.auth import Principal
+from kit.db.times import in_utc
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.integrations.models import WebhookDelivery, WebhookEndpoint
@@ -162,7 +163,7 @@ def rotate_secret(endpoint: WebhookEndpoint, settings: IntegrationsSettings) -> 
 def secrets_in_use(endpoint: WebhookEndpoint, moment: datetime) -> list[str]:
     in_use = [endpoint.secret]
     expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and _aware(expires) > moment:
+    if endpoint.previous_secret and expires is not None and in_utc(expires) > moment:
         in_use.append(endpoint.previous_secret)
     return in_use
 
@@ -289,7 +290,3 @@ async def _owner_sees(
     if key not in roles:
         roles[key] = await access.can(uow.session, owner, "view", project_id)
     return roles[key]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -17,7 +17,7 @@ workspace role they let the service rebuild someone's access as their token woul
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from contracts.identity import (
     UserUpdated,
 )
 from kit.auth import Principal
+from kit.db.times import in_utc
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.tickets.models import Person
@@ -54,7 +55,7 @@ async def apply_user_event(envelope: Envelope, uow: UnitOfWork) -> None:
         # A user id already known in another workspace: never let one tenant rewrite another's.
         log.warning("people.cross_workspace", user_id=user_id, workspace=workspace_id)
         return
-    merge(row, fields, _utc(envelope.time))
+    merge(row, fields, in_utc(envelope.time))
 
 
 async def principal_of(session: AsyncSession, person: Person) -> Principal:
@@ -83,8 +84,8 @@ async def apply_team_event(envelope: Envelope, uow: UnitOfWork) -> None:
     if team.workspace_id != workspace_id:
         log.warning("people.team_cross_workspace", team_id=team_id, workspace=workspace_id)
         return
-    at = _utc(envelope.time)
-    last = _utc(team.changed_at) if team.changed_at is not None else None
+    at = in_utc(envelope.time)
+    last = in_utc(team.changed_at) if team.changed_at is not None else None
     if last is not None and at < last:
         log.info("people.team_event_outdated", team_id=team_id)
         return
@@ -159,10 +160,6 @@ def merge(row: Person, fields: Mapping[str, Any], at: datetime) -> None:
         setattr(row, name, value)
         times[name] = at.isoformat()
     row.field_times = times  # a new dict, so the ORM sees the change
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _optional_id(value: object) -> str | None:

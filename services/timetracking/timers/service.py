@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kit.auth import Principal
+from kit.db.times import in_utc
 from kit.http.problems import Problem
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
@@ -107,13 +108,13 @@ async def change(uow: UnitOfWork, principal: Principal, body: TimerChange) -> Ru
                 started_at=started_at.isoformat(),
             )
         ended = await repository.latest_end(uow.session, timer.workspace_id, timer.user_id)
-        if ended is not None and started_at < _utc(ended):
+        if ended is not None and started_at < in_utc(ended):
             # The same hours would be billed twice: once in that entry, once in this timer.
             raise Problem(
                 422,
                 "timer-overlaps-entry",
                 "The timer cannot start before your last timed work ended.",
-                last_ended_at=_utc(ended).isoformat(),
+                last_ended_at=in_utc(ended).isoformat(),
             )
         timer.started_at = started_at
     if body.note is not None:
@@ -160,7 +161,7 @@ async def _stop_into_entry(
     if item is None:  # the projection never forgets an item a timer was started on
         raise Problem(409, "unknown-item", "The timer's item is unknown here.")
     policy = await entries.current_policy(uow.session, timer.workspace_id)
-    started_at = _utc(timer.started_at)
+    started_at = in_utc(timer.started_at)
     flagged = ended_at - started_at > timedelta(minutes=policy.timer_flag_after_minutes)
     return await entries.insert_entry(
         uow,
@@ -226,8 +227,3 @@ async def sweep_forever(
             log.warning("timer sweep failed", error=repr(error))
         if swept < SWEEP_BATCH:
             await asyncio.sleep(interval)
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive times (stored as UTC); PostgreSQL aware ones."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
