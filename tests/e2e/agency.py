@@ -396,7 +396,12 @@ class AgencyScenario:
         assert (requester["email"], requester["kind"]) == (agency.client_email, "client")
         agency.item = item
 
-        acknowledgement = self.mail_containing(agency.client_email, "")
+        def acknowledged() -> EmailMessage | None:
+            mails = self.mails_to(agency.client_email)
+            assert len(mails) <= 1, "one acknowledgement, nothing else yet"
+            return mails[0] if mails else None
+
+        acknowledgement = poll("the client's acknowledgement", acknowledged)
         assert acknowledgement["Subject"] == f"[#{item['number']}] Sofa banner: bluer blue"
         assert acknowledgement["Auto-Submitted"] == "auto-generated"
         assert str(acknowledgement["Reply-To"]).startswith("reply+")

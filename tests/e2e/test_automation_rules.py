@@ -194,14 +194,11 @@ async def new_ticket(system: System, project_id: str, assignee_id: str, title: s
     return str(item["id"])
 
 
-ASSIGNEE_COMMENTS = ASSIGNEE_COMMENTS_STARTS_WORK
-
-
 async def test_the_assignee_commenting_moves_a_new_ticket_to_in_progress(system: System) -> None:
     project_id = await support_project(system)
     assignee_id, assignee = await system.add_staff("Asha Assignee")
     other_id, other = await system.add_staff("Olaf Other")
-    rule_id = await system.rule(ASSIGNEE_COMMENTS)
+    rule_id = await system.rule(ASSIGNEE_COMMENTS_STARTS_WORK)
 
     async def ticket_for(assignee: str, title: str) -> str:
         """Refused until tickets knows the person (identity's event is on its way)."""

@@ -78,11 +78,12 @@ def test_each_service_container_is_built_with_its_own_extras_and_has_a_healthche
         assert container["build"]["args"]["EXTRAS"] == service
         assert container["environment"]["SERVICE"] == service
         assert container["restart"] == "unless-stopped"
-    # Every service other than identity waits for identity's keys, all for the migration.
+    # All wait for the migration; all but identity for identity's keys (JWKS).
     for service in SERVICES:
-        assert containers[service]["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully"
-        )
+        waits_for = containers[service]["depends_on"]
+        assert waits_for["migrate"]["condition"] == "service_completed_successfully"
+        if service != "identity":
+            assert waits_for["identity"]["condition"] == "service_healthy"
 
 
 def test_the_gateway_reaches_each_service_by_its_compose_name() -> None:
