@@ -59,6 +59,36 @@ ensure_postgres() {
         || missing+=("PostgreSQL (installed, but did not start: see /var/log/postgresql/)")
 }
 
+# Every service's engine may hold 20 connections; the split-process e2e tests run six
+# services beside the test process's own, past PostgreSQL's default of 100. Raise it on a
+# local cluster we administer (root, no DESKLINE_TEST_PG_URL); the restart happens here,
+# before any test holds a connection.
+readonly PG_CONNECTIONS_NEEDED=300
+
+pg_max_connections() {
+    psql -h "$HOST" -U postgres -d postgres -tAc 'SHOW max_connections' 2> /dev/null || echo 0
+}
+
+ensure_postgres_connections() {
+    if [[ -n "${DESKLINE_TEST_PG_URL:-}" || $EUID -ne 0 ]] || ! have psql || ! pg_up; then
+        return 0
+    fi
+    local current
+    current="$(pg_max_connections)"
+    if ((current >= PG_CONNECTIONS_NEEDED)) || ! compgen -G '/etc/postgresql/*/main' > /dev/null; then
+        return 0
+    fi
+    say "PostgreSQL allows $current connections: raising to $PG_CONNECTIONS_NEEDED and restarting it"
+    psql -h "$HOST" -U postgres -d postgres -qc \
+        "ALTER SYSTEM SET max_connections = $PG_CONNECTIONS_NEEDED" > /dev/null || return 0
+    local version
+    for version in /etc/postgresql/*/; do
+        pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main restart || true
+    done
+    wait_until "PostgreSQL on $HOST:5432" pg_up \
+        || missing+=("PostgreSQL (did not come back after raising max_connections)")
+}
+
 # --- Redis -----------------------------------------------------------------
 redis_up() { [[ "$(redis-cli -h "$HOST" -p 6379 ping 2> /dev/null)" == "PONG" ]]; }
 
@@ -170,6 +200,7 @@ ensure_nginx() {
 }
 
 ensure_postgres
+ensure_postgres_connections
 ensure_redis
 ensure_rabbitmq
 ensure_nginx
