@@ -58,13 +58,18 @@ _LOCAL: dict[int, LocalDispatcher] = {}
 
 
 def register(engine: Any, dispatcher: LocalDispatcher) -> Callable[[], None]:
-    """`engine`: the sync Engine of the dispatcher's database (`AsyncEngine.sync_engine`)."""
+    """`engine`: the sync Engine of the dispatcher's database (`AsyncEngine.sync_engine`).
+    Unregistering puts back the one registered before, if any."""
     key = id(engine)
+    previous = _LOCAL.get(key)
     _LOCAL[key] = dispatcher
 
     def unregister() -> None:
         if _LOCAL.get(key) is dispatcher:
-            del _LOCAL[key]
+            if previous is None:
+                del _LOCAL[key]
+            else:
+                _LOCAL[key] = previous
 
     return unregister
 
