@@ -46,6 +46,8 @@ from services.integrations.webhooks.handoff import Claimed
 log = get_logger(__name__)
 
 CLAIM_BATCH = 200
+SETTLE_LINGER = 0.005
+"""Seconds a batch of outcomes waits for more to join before it is recorded."""
 EXCERPT = 1000
 
 
@@ -76,9 +78,7 @@ class Dispatcher:
         self._limits: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._outcomes: asyncio.Queue[tuple[Claimed, Outcome, asyncio.Future[None]]] = (
-            asyncio.Queue()
-        )
+        self._outcomes: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
         self._skip_locked = runtime.engine.dialect.name == "postgresql"
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self._client: httpx.AsyncClient | None = None
@@ -242,36 +242,37 @@ class Dispatcher:
             self._wake.set()
 
     async def _attempt(self, client: httpx.AsyncClient, item: Claimed) -> None:
+        """Send, free the slot as soon as the receiver has answered (recording the outcome
+        is local work: the receiver's concurrency is what the slot protects), then leave
+        the outcome to the settler. Until it is recorded the delivery stays leased, so no
+        claim can send it again meanwhile; if it is never recorded (the process stops),
+        the lease runs out and it is sent again, with the same id."""
         try:
             outcome = await self._send(client, item)
-            settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._outcomes.put_nowait((item, outcome, settled))
-            await settled
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the lease brings it back; never lose the dispatcher
-            log.warning(
-                "webhook attempt not recorded", delivery=item.delivery_id, error=repr(error)
-            )
+            log.warning("webhook attempt failed", delivery=item.delivery_id, error=repr(error))
+            return
         finally:
             self._free_slot(item.endpoint_id)
+        self._outcomes.put_nowait((item, outcome))
 
     async def _settle_forever(self) -> None:
         """Outcomes that finish together are recorded in one transaction (like the consumers'
-        group commit): under load that is one commit per batch, not per attempt."""
+        group commit): under load that is one commit per batch, not per attempt. A batch
+        waits SETTLE_LINGER for more to join it: nobody waits for the record."""
         while True:
             batch = [await self._outcomes.get()]
+            await asyncio.sleep(SETTLE_LINGER)
             while not self._outcomes.empty() and len(batch) < CLAIM_BATCH:
                 batch.append(self._outcomes.get_nowait())
             try:
-                await self._settle([(item, outcome) for item, outcome, _ in batch])
-                if any(not _answered(outcome) for _, outcome, _ in batch):
+                await self._settle(batch)
+                if any(not _answered(outcome) for _, outcome in batch):
                     self._wake.set()  # a retry may be due at once
             except Exception as error:  # the lease brings them back: at least once, not lost
                 log.warning("webhook outcomes not recorded", count=len(batch), error=repr(error))
-            for _, _, settled in batch:
-                if not settled.done():
-                    settled.set_result(None)
 
     async def _send(self, client: httpx.AsyncClient, item: Claimed) -> Outcome:
         started = time.perf_counter()
