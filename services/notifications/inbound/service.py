@@ -10,6 +10,7 @@ sender's rate limit is refused while the sender waits (`ratelimit`) and recorded
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,49 +39,87 @@ log = get_logger(__name__)
 INSIDERS = frozenset({"staff", "collaborator"})
 
 
-async def store(
-    uow: UnitOfWork,
+@dataclass(frozen=True)
+class Arrival:
+    """A mail as it arrived, before it is stored: one row per distinct route its recipients
+    name (a mail to two of a workspace's addresses is one request, not two), each with the
+    id it will be stored under. A mail `refused` for now (rate limit) is recorded with that
+    outcome, for the processor to leave alone: the sender is told to try again, and its
+    next attempt is a mail of its own."""
+
+    channel: str
+    mail_from: str
+    raw: bytes
+    rows: tuple[tuple[str, str, Route], ...]
+    """(mail id, recipient, route) per row."""
+    refused: Refusal | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [mail_id for mail_id, _, _ in self.rows]
+
+
+def arrival(
     *,
-    route: Route,
     channel: str,
     mail_from: str,
-    recipient: str,
     raw: bytes,
+    routes: Mapping[str, Route],
     refused: Refusal | None = None,
-) -> str:
-    """Record a mail as it arrived; the caller commits before acknowledging it. A mail
-    `refused` for now (rate limit) is recorded with that outcome, for the processor to leave
-    alone: the sender is told to try again, and its next attempt is a mail of its own."""
-    mail_id, now = str(uuid7()), datetime.now(UTC)
-    outcome: dict[str, object] = {"status": "received"}
-    if refused is not None:
-        outcome = {
-            "status": "ignored",
-            "reason": refused.reason,
-            "processed_at": now,
-            "message_id": (refused.head.message_id or "")[:255] or None,
-            "subject": refused.head.subject,
+) -> Arrival:
+    rows: list[tuple[str, str, Route]] = []
+    seen: set[Route] = set()
+    for recipient, found in routes.items():
+        if found not in seen:
+            seen.add(found)
+            rows.append((str(uuid7()), recipient, found))
+    return Arrival(channel, mail_from, raw, tuple(rows), refused)
+
+
+async def store(uow: UnitOfWork, arrivals: Sequence[Arrival]) -> None:
+    """Record mails as they arrived, several at once when they arrived together; the
+    caller commits before acknowledging any of them."""
+    now = datetime.now(UTC)
+    rows: list[dict[str, object]] = []
+    for mail in arrivals:
+        refused = mail.refused
+        outcome: dict[str, object] = {
+            "status": "received",
+            "reason": None,
+            "processed_at": None,
+            "message_id": None,
+            "subject": "",
         }
-        log.info("mail.inbound", mail_id=mail_id, status="ignored", reason=refused.reason)
-    await repository.insert(
-        uow.session,
-        {
-            "id": mail_id,
-            "workspace_id": route.workspace_id,
-            "project_id": route.project_id,
-            "reply_token": route.token,
-            "channel": channel,
-            "mail_from": mail_from[:320],
-            "recipient": recipient[:320],
-            # A refused attempt keeps its headers only: senders retry refused mail for days,
-            # and a flood must not fill the database while the limit holds it back.
-            "raw": raw if refused is None else _headers_only(raw),
-            "size": len(raw),
-            "received_at": now,
-            **outcome,
-        },
-    )
-    return mail_id
+        if refused is not None:
+            outcome = {
+                "status": "ignored",
+                "reason": refused.reason,
+                "processed_at": now,
+                "message_id": (refused.head.message_id or "")[:255] or None,
+                "subject": refused.head.subject,
+            }
+        # A refused attempt keeps its headers only: senders retry refused mail for days,
+        # and a flood must not fill the database while the limit holds it back.
+        raw = mail.raw if refused is None else _headers_only(mail.raw)
+        for mail_id, recipient, found in mail.rows:
+            if refused is not None:
+                log.info("mail.inbound", mail_id=mail_id, status="ignored", reason=refused.reason)
+            rows.append(
+                {
+                    "id": mail_id,
+                    "workspace_id": found.workspace_id,
+                    "project_id": found.project_id,
+                    "reply_token": found.token,
+                    "channel": mail.channel,
+                    "mail_from": _storable(mail.mail_from),
+                    "recipient": _storable(recipient),
+                    "raw": raw,
+                    "size": len(mail.raw),
+                    "received_at": now,
+                    **outcome,
+                }
+            )
+    await repository.insert_many(uow.session, rows)
 
 
 @dataclass(frozen=True)
@@ -255,6 +294,15 @@ def _body(mail: ParsedMail, *, reply: bool) -> str:
 def _outcome(row: InboundMail, status: str, reason: str) -> None:
     row.status, row.reason = status, reason
     log.info("mail.inbound", mail_id=row.id, status=status, reason=reason)
+
+
+def _storable(address: str, limit: int = 320) -> str:
+    """An envelope address as the database can keep it. aiosmtpd passes a hostile envelope's
+    NUL bytes and undecodable bytes (as lone surrogates) through, and a row holding either
+    is refused: the mail would be answered "try again" forever (and, while it waited, take
+    the other mails of its group commit through the one-by-one retry)."""
+    cleaned = address.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return cleaned[:limit]
 
 
 def _headers_only(raw: bytes) -> bytes:
