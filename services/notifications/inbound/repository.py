@@ -19,6 +19,13 @@ async def insert_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
         await session.execute(insert(InboundMail), list(rows))
 
 
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Processing's outcomes, by mail id, in one statement (every outcome naming the same
+    columns)."""
+    if outcomes:
+        await session.execute(update(InboundMail), list(outcomes))
+
+
 async def pending_ids(session: AsyncSession, limit: int) -> list[str]:
     rows = await session.scalars(
         select(InboundMail.id)
