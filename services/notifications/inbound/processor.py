@@ -1,5 +1,5 @@
-"""The processor: a background task turning stored mails into outcomes, one transaction per
-mail (an exception in one mail is recorded on it and never stops the others)."""
+"""The processor: a background task turning stored mails into outcomes, a chunk of mails per
+transaction (an exception in one mail is recorded on it and never stops the others)."""
 
 from __future__ import annotations
 
