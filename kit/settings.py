@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 26 * 1024 * 1024
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a TTY.")
     log_level: str = "INFO"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="uvloop (faster sockets) where installed, or the standard asyncio loop",
+    )
 
     prefetch: int = Field(default=128, ge=1)
     retry_delays: list[float] = Field(default=[1.0, 10.0, 60.0, 300.0])

@@ -7,6 +7,8 @@ version path create them (`kit_0001`: outbox and inbox, `kit_0002`: access).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -27,6 +29,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's Table, for Core statements built once (typed: `__table__` is not)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def new_metadata() -> MetaData:

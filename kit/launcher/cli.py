@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from kit.db.migrations import upgrade
+from kit.launcher import loop
 from kit.launcher.host import Host
 from kit.launcher.registry import UnknownService, load_modules
 from kit.logging import configure_logging, get_logger
@@ -102,7 +103,9 @@ def run(host: HostOption = None, port: PortOption = None) -> None:
     typer.echo(f"Deskline is running at http://{bind_host}:{bind_port}/  (Ctrl+C to stop)")
     for name in SERVICE_NAMES:
         typer.echo(f"  {name:<14} http://{bind_host}:{bind_port}/api/{name}/docs")
-    sys.exit(asyncio.run(Host(settings, _modules(None)).serve(bind_host, bind_port)))
+    sys.exit(
+        loop.run(Host(settings, _modules(None)).serve(bind_host, bind_port), settings.event_loop)
+    )
 
 
 @app.command()
@@ -116,7 +119,11 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     settings = settings.model_copy(update={"host": bind_host, "port": bind_port})
     log.info("serving", service=service, url=f"http://{bind_host}:{bind_port}/api/{service}/")
-    sys.exit(asyncio.run(Host(settings, _modules([service])).serve(bind_host, bind_port)))
+    sys.exit(
+        loop.run(
+            Host(settings, _modules([service])).serve(bind_host, bind_port), settings.event_loop
+        )
+    )
 
 
 def _add_service_commands() -> None:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.db.tables import table_of
 from services.integrations.models import TriggerEvent
+
+_STORE = insert(table_of(TriggerEvent))
+
+
+async def store(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Trigger records as rows in one statement (no ORM objects: one or more per event)."""
+    if rows:
+        await session.execute(_STORE, list(rows))
 
 
 async def project_of_item(session: AsyncSession, workspace_id: str, item_id: str) -> str | None:

@@ -12,7 +12,6 @@ from dataclasses import replace
 from contracts import Envelope
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
-from services.integrations.models import TriggerEvent
 from services.integrations.triggers import repository
 from services.integrations.triggers.catalog import BUILDERS, Record
 from services.integrations.webhooks import service as webhooks
@@ -28,21 +27,24 @@ async def take_in(envelope: Envelope, uow: UnitOfWork) -> None:
         return
     records = build(envelope)
     records = [await _placed(uow, workspace_id, record) for record in records]
-    for record in records:
-        uow.session.add(
-            TriggerEvent(
-                workspace_id=workspace_id,
-                trigger=record.trigger,
-                item_id=record.item_id,
-                event_id=envelope.id,
-                poll_id=record.poll_id,
-                project_id=record.project_id,
-                type_id=record.type_id,
-                staff_payload=record.staff,
-                client_payload=record.client,
-                occurred_at=envelope.time,
-            )
-        )
+    await repository.store(
+        uow.session,
+        [
+            {
+                "workspace_id": workspace_id,
+                "trigger": record.trigger,
+                "item_id": record.item_id,
+                "event_id": envelope.id,
+                "poll_id": record.poll_id,
+                "project_id": record.project_id,
+                "type_id": record.type_id,
+                "staff_payload": record.staff,
+                "client_payload": record.client,
+                "occurred_at": envelope.time,
+            }
+            for record in records
+        ],
+    )
     await webhooks.fan_out(uow, workspace_id, envelope.id, records)
 
 

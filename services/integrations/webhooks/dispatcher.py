@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -37,25 +38,15 @@ from kit.db.times import in_utc
 from kit.logging import get_logger
 from kit.runtime import ServiceRuntime
 from kit.uow import UnitOfWork
-from services.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from services.integrations.models import WebhookDelivery, WebhookEndpoint
 from services.integrations.settings import IntegrationsSettings
-from services.integrations.webhooks import repository, service, signing, ssrf
+from services.integrations.webhooks import handoff, repository, service, signing, ssrf
+from services.integrations.webhooks.handoff import Claimed
 
 log = get_logger(__name__)
 
 CLAIM_BATCH = 200
 EXCERPT = 1000
-
-
-@dataclass(frozen=True)
-class Claimed:
-    delivery_id: str
-    workspace_id: str
-    endpoint_id: str
-    url: str
-    body: str
-    attempt: int
-    secrets: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -90,12 +81,35 @@ class Dispatcher:
         )
         self._skip_locked = runtime.engine.dialect.name == "postgresql"
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        self._client: httpx.AsyncClient | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
+    # --- handed over by consumers in this process (see `handoff`) -----------------------
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def reserve(self, endpoint_id: str, max_concurrency: int) -> datetime | None:
+        self._limits[endpoint_id] = max_concurrency
+        if self._inflight[endpoint_id] >= max_concurrency:
+            return None
+        self._inflight[endpoint_id] += 1
+        return self._now() + self._lease
+
+    def hand_over(self, claimed: list[Claimed]) -> None:
+        for item in claimed:
+            self._start(item)
+
+    def release(self, endpoint_ids: list[str]) -> None:
+        for endpoint_id in endpoint_ids:
+            self._free_slot(endpoint_id)
+
+    # --- the loop ----------------------------------------------------------------------------
+
     async def run(self) -> None:
-        unregister = service.on_queued(self.wake)
+        unregister = handoff.register(self._runtime.engine.sync_engine, self)
         settler = asyncio.create_task(self._settle_forever(), name="webhook-settler")
         timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
@@ -103,6 +117,7 @@ class Dispatcher:
             async with httpx.AsyncClient(
                 timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
             ) as client:
+                self._client = client
                 while True:
                     try:
                         claimed, crowded = await self._claim()
@@ -111,9 +126,7 @@ class Dispatcher:
                         await asyncio.sleep(self._settings.dispatcher_poll_seconds)
                         continue
                     for item in claimed:
-                        task = asyncio.create_task(self._attempt(client, item))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
+                        self._start(item)
                     if len(claimed) < CLAIM_BATCH and not crowded:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(
@@ -122,6 +135,7 @@ class Dispatcher:
                         self._wake.clear()
         finally:
             unregister()
+            self._client = None
             settler.cancel()
             for task in list(self._tasks):
                 task.cancel()
@@ -151,14 +165,13 @@ class Dispatcher:
             )
             if not rows:
                 return [], False
-            endpoints = await repository.endpoints_by_id(uow.session, {r.endpoint_id for r in rows})
+            endpoints = await repository.targets(uow.session, {r.endpoint_id for r in rows})
             taken: defaultdict[str, int] = defaultdict(int)
+            orphaned: list[str] = []
             for delivery in rows:
                 endpoint = endpoints.get(delivery.endpoint_id)
                 if endpoint is None or not endpoint.enabled:
-                    delivery.status = "failed"
-                    delivery.finished_at = moment
-                    delivery.last_error = "the endpoint is switched off or gone"
+                    orphaned.append(delivery.id)
                     continue
                 self._limits[endpoint.id] = endpoint.max_concurrency
                 free = endpoint.max_concurrency - self._inflight[endpoint.id] - taken[endpoint.id]
@@ -166,8 +179,6 @@ class Dispatcher:
                     crowded = True
                     continue  # stays due; taken when a slot frees up
                 taken[endpoint.id] += 1
-                delivery.attempts += 1
-                delivery.next_attempt_at = moment + self._lease
                 claimed.append(
                     Claimed(
                         delivery_id=delivery.id,
@@ -175,16 +186,50 @@ class Dispatcher:
                         endpoint_id=endpoint.id,
                         url=endpoint.url,
                         body=delivery.body,
-                        attempt=delivery.attempts,
-                        secrets=tuple(service.secrets_in_use(endpoint, moment)),
+                        attempt=delivery.attempts + 1,
+                        secrets=tuple(
+                            service.secrets_in_use(
+                                endpoint.secret,
+                                endpoint.previous_secret,
+                                endpoint.previous_secret_expires_at,
+                                moment,
+                            )
+                        ),
                     )
                 )
+            await repository.finish(
+                uow.session,
+                orphaned,
+                status="failed",
+                at=moment,
+                status_code=None,
+                error="the endpoint is switched off or gone",
+            )
+            await repository.lease(
+                uow.session, [item.delivery_id for item in claimed], moment + self._lease
+            )
             await uow.commit()
         for item in claimed:
             self._inflight[item.endpoint_id] += 1
         return claimed, crowded
 
     # --- one attempt -----------------------------------------------------------------------
+
+    def _start(self, item: Claimed) -> None:
+        """Attempt `item` (its slot is taken); without a client (stopping) the slot is given
+        back and the lease brings the delivery back later."""
+        if self._client is None:
+            self._free_slot(item.endpoint_id)
+            return
+        task = asyncio.create_task(self._attempt(self._client, item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _free_slot(self, endpoint_id: str) -> None:
+        self._inflight[endpoint_id] -= 1
+        if self._inflight[endpoint_id] <= 0:
+            del self._inflight[endpoint_id]
+        self._wake.set()
 
     async def _attempt(self, client: httpx.AsyncClient, item: Claimed) -> None:
         try:
@@ -199,10 +244,7 @@ class Dispatcher:
                 "webhook attempt not recorded", delivery=item.delivery_id, error=repr(error)
             )
         finally:
-            self._inflight[item.endpoint_id] -= 1
-            if self._inflight[item.endpoint_id] <= 0:
-                del self._inflight[item.endpoint_id]
-            self._wake.set()
+            self._free_slot(item.endpoint_id)
 
     async def _settle_forever(self) -> None:
         """Outcomes that finish together are recorded in one transaction (like the consumers'
@@ -254,24 +296,51 @@ class Dispatcher:
         return Outcome(response.status_code, excerpt, None, elapsed(), retry_after, logged)
 
     async def _settle(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
+        """Answers (2xx) in a few set-wise statements, the rest one by one: under load
+        nearly everything is an answer, and its record is always the same."""
         moment = self._now()
+        answered: defaultdict[int, list[tuple[Claimed, Outcome]]] = defaultdict(list)
+        others: list[tuple[Claimed, Outcome]] = []
+        for item, outcome in outcomes:
+            code = outcome.status_code
+            if code is not None and 200 <= code < 300:
+                answered[code].append((item, outcome))
+            else:
+                others.append((item, outcome))
         switched_off: list[tuple[str, str]] = []
         async with self._runtime.unit_of_work() as uow:
-            deliveries = await repository.deliveries_by_id(
-                uow.session, {item.delivery_id for item, _ in outcomes}
+            session = uow.session
+            logged: list[tuple[Claimed, Outcome]] = []
+            for code, group in answered.items():
+                still_there = await repository.finish(
+                    session,
+                    [item.delivery_id for item, _ in group],
+                    status="succeeded",
+                    at=moment,
+                    status_code=code,
+                    error=None,
+                )
+                logged += [(i, o) for i, o in group if i.delivery_id in still_there]
+            await repository.clear_failing(session, {item.endpoint_id for item, _ in logged})
+            if others:
+                deliveries = await repository.deliveries_by_id(
+                    session, {item.delivery_id for item, _ in others}
+                )
+                endpoints = await repository.endpoints_by_id(
+                    session, {item.endpoint_id for item, _ in others}
+                )
+                for item, outcome in others:
+                    delivery = deliveries.get(item.delivery_id)
+                    endpoint = endpoints.get(item.endpoint_id)
+                    if delivery is None or endpoint is None:
+                        continue  # deleted meanwhile
+                    logged.append((item, outcome))
+                    self._apply(uow, delivery, endpoint, outcome, moment, switched_off)
+            await repository.log_attempts(
+                session, [_logged(item, outcome, moment) for item, outcome in logged]
             )
-            endpoints = await repository.endpoints_by_id(
-                uow.session, {item.endpoint_id for item, _ in outcomes}
-            )
-            for item, outcome in outcomes:
-                delivery = deliveries.get(item.delivery_id)
-                endpoint = endpoints.get(item.endpoint_id)
-                if delivery is None or endpoint is None:
-                    continue  # deleted meanwhile
-                uow.session.add(_logged(item, outcome, moment))
-                self._apply(uow, delivery, endpoint, outcome, moment, switched_off)
             for endpoint_id, reason in switched_off:
-                await repository.fail_pending(uow.session, endpoint_id, moment, reason)
+                await repository.fail_pending(session, endpoint_id, moment, reason)
             await uow.commit()
 
     def _apply(
@@ -335,20 +404,21 @@ def _switch_off(
         switched_off.append((endpoint.id, reason))
 
 
-def _logged(item: Claimed, outcome: Outcome, moment: datetime) -> WebhookAttempt:
-    return WebhookAttempt(
-        workspace_id=item.workspace_id,
-        endpoint_id=item.endpoint_id,
-        delivery_id=item.delivery_id,
-        attempt=item.attempt,
-        url=item.url,
-        request_headers=outcome.headers,
-        status_code=outcome.status_code,
-        response_excerpt=outcome.excerpt,
-        error=outcome.error,
-        latency_ms=outcome.latency_ms,
-        attempted_at=moment,
-    )
+def _logged(item: Claimed, outcome: Outcome, moment: datetime) -> dict[str, Any]:
+    """The delivery log's row of one attempt."""
+    return {
+        "workspace_id": item.workspace_id,
+        "endpoint_id": item.endpoint_id,
+        "delivery_id": item.delivery_id,
+        "attempt": item.attempt,
+        "url": item.url,
+        "request_headers": outcome.headers,
+        "status_code": outcome.status_code,
+        "response_excerpt": outcome.excerpt,
+        "error": outcome.error,
+        "latency_ms": outcome.latency_ms,
+        "attempted_at": moment,
+    }
 
 
 def _retry_after(value: str | None, moment: datetime) -> float | None:

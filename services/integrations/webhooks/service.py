@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import event as orm_event
-
 from contracts.envelope import new_event_id
 from contracts.integrations import EndpointDisabled
 from kit import access
@@ -25,29 +23,14 @@ from kit.uow import UnitOfWork
 from services.integrations.models import WebhookDelivery, WebhookEndpoint
 from services.integrations.settings import IntegrationsSettings
 from services.integrations.triggers.catalog import TRIGGERS, Record
-from services.integrations.webhooks import repository, signing, ssrf
-
-_WAKERS: set[Callable[[], None]] = set()
-"""Dispatchers of this process, woken when a transaction that queued deliveries commits."""
-
-
-def on_queued(waker: Callable[[], None]) -> Callable[[], None]:
-    _WAKERS.add(waker)
-    return lambda: _WAKERS.discard(waker)
+from services.integrations.webhooks import handoff, repository, signing, ssrf
 
 
 def _wake_after_commit(uow: UnitOfWork) -> None:
-    session = uow.session.sync_session
-    if session.info.get("wakes_dispatcher"):
-        return
-    session.info["wakes_dispatcher"] = True
-
-    def wake(_session: Any) -> None:
-        session.info.pop("wakes_dispatcher", None)
-        for waker in list(_WAKERS):
-            waker()
-
-    orm_event.listen(session, "after_commit", wake, once=True)
+    """This process's dispatcher looks for due deliveries once the transaction commits."""
+    local = handoff.local_dispatcher(uow)
+    if local is not None:
+        handoff.after_commit(uow, local, [])
 
 
 Clock = Callable[[], datetime]
@@ -160,11 +143,13 @@ def rotate_secret(endpoint: WebhookEndpoint, settings: IntegrationsSettings) -> 
     endpoint.secret = signing.new_secret()
 
 
-def secrets_in_use(endpoint: WebhookEndpoint, moment: datetime) -> list[str]:
-    in_use = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and in_utc(expires) > moment:
-        in_use.append(endpoint.previous_secret)
+def secrets_in_use(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, moment: datetime
+) -> list[str]:
+    """The current secret, and the previous one while its overlap lasts."""
+    in_use = [secret]
+    if previous and previous_expires_at is not None and in_utc(previous_expires_at) > moment:
+        in_use.append(previous)
     return in_use
 
 
@@ -204,6 +189,24 @@ def body_of(event_name: str, payload: dict[str, Any], at: datetime) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
+def _delivery_row(
+    endpoint: WebhookEndpoint, *, event_name: str, payload: dict[str, Any], source_key: str
+) -> dict[str, Any]:
+    moment = now()
+    return {
+        "id": f"msg_{new_id()}",
+        "workspace_id": endpoint.workspace_id,
+        "endpoint_id": endpoint.id,
+        "source_key": source_key[:120],
+        "event_name": event_name,
+        "body": body_of(event_name, payload, moment),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": moment,
+        "created_at": moment,
+    }
+
+
 def queue(
     uow: UnitOfWork,
     endpoint: WebhookEndpoint,
@@ -212,18 +215,8 @@ def queue(
     payload: dict[str, Any],
     source_key: str,
 ) -> WebhookDelivery:
-    moment = now()
     delivery = WebhookDelivery(
-        id=f"msg_{new_id()}",
-        workspace_id=endpoint.workspace_id,
-        endpoint_id=endpoint.id,
-        source_key=source_key[:120],
-        event_name=event_name,
-        body=body_of(event_name, payload, moment),
-        status="pending",
-        attempts=0,
-        next_attempt_at=moment,
-        created_at=moment,
+        **_delivery_row(endpoint, event_name=event_name, payload=payload, source_key=source_key)
     )
     uow.session.add(delivery)
     _wake_after_commit(uow)
@@ -244,9 +237,11 @@ async def fan_out(
     """Queue one delivery per (record, endpoint subscribed to it whose owner may see it)."""
     if not records:
         return 0
-    queued = 0
+    rows: list[dict[str, Any]] = []
+    claimed: list[handoff.Claimed] = []
     roles: dict[tuple[str, str], bool] = {}
-    for endpoint in await repository.enabled_endpoints(uow.session, workspace_id):
+    local = handoff.local_dispatcher(uow)
+    for endpoint in await _enabled_endpoints(uow, workspace_id):
         for record in records:
             if record.trigger not in endpoint.events or not _matches(endpoint.filters, record):
                 continue
@@ -255,15 +250,55 @@ async def fan_out(
                 continue
             if not await _owner_sees(uow, endpoint, record.project_id, roles):
                 continue
-            queue(
-                uow,
+            row = _delivery_row(
                 endpoint,
                 event_name=record.trigger,
                 payload=payload,
                 source_key=f"{event_id}:{record.trigger}",
             )
-            queued += 1
-    return queued
+            lease = local.reserve(endpoint.id, endpoint.max_concurrency) if local else None
+            if local is not None and lease is not None:
+                # Written claimed: the first attempt starts when this transaction commits.
+                row["attempts"], row["next_attempt_at"] = 1, lease
+                claimed.append(_claimed(endpoint, row, local.now()))
+            rows.append(row)
+    if rows:
+        # Rows, not ORM objects: every consumed event may queue some, and a batch of them
+        # goes in as one statement.
+        await repository.add_deliveries(uow.session, rows)
+        if local is not None:
+            handoff.after_commit(uow, local, claimed)
+    return len(rows)
+
+
+def _claimed(endpoint: WebhookEndpoint, row: dict[str, Any], moment: datetime) -> handoff.Claimed:
+    return handoff.Claimed(
+        delivery_id=row["id"],
+        workspace_id=endpoint.workspace_id,
+        endpoint_id=endpoint.id,
+        url=endpoint.url,
+        body=row["body"],
+        attempt=row["attempts"],
+        secrets=tuple(
+            secrets_in_use(
+                endpoint.secret,
+                endpoint.previous_secret,
+                endpoint.previous_secret_expires_at,
+                moment,
+            )
+        ),
+    )
+
+
+async def _enabled_endpoints(uow: UnitOfWork, workspace_id: str) -> list[WebhookEndpoint]:
+    """The workspace's endpoints, read once per transaction: the events of a group-committed
+    batch mostly belong to few workspaces."""
+    key = ("integrations.enabled-endpoints", workspace_id)
+    found: list[WebhookEndpoint] | None = uow.memo.get(key)
+    if found is None:
+        found = await repository.enabled_endpoints(uow.session, workspace_id)
+        uow.memo[key] = found
+    return found
 
 
 def _matches(filters: dict[str, str], record: Record) -> bool:
