@@ -94,6 +94,22 @@ async def test_with_free_slots_deliveries_are_written_claimed_and_handed_over_af
     assert fake.released == [] and fake.woken == 1
 
 
+async def test_when_everything_was_handed_over_the_claim_loop_is_not_woken(
+    integrations: IntegrationsApp, receiver: Receiver
+) -> None:
+    ws = await integrations.new_workspace()
+    await integrations.endpoint(ws, receiver.url(receiver.new_path()), ["item_created"])
+    fake = CountingDispatcher(slots=5)
+    unregister = handoff.register(integrations.runtime.engine.sync_engine, fake)
+    try:
+        async with integrations.runtime.unit_of_work() as uow:
+            await service.fan_out(uow, ws.id, new_id(), records(1))
+            await uow.commit()
+    finally:
+        unregister()
+    assert len(fake.handed) == 1 and fake.woken == 0  # nothing left due for a claim
+
+
 async def test_a_rolled_back_transaction_gives_its_slots_back_and_hands_nothing_over(
     integrations: IntegrationsApp, receiver: Receiver
 ) -> None:

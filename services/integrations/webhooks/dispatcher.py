@@ -82,6 +82,10 @@ class Dispatcher:
         self._skip_locked = runtime.engine.dialect.name == "postgresql"
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self._client: httpx.AsyncClient | None = None
+        self._slot_wanted: set[str] = set()
+        """Endpoints with due deliveries left waiting for a free slot: only a slot freed for
+        one of them is worth a claim (everything else was handed over, or is due later and
+        found by the poll)."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -94,6 +98,7 @@ class Dispatcher:
     def reserve(self, endpoint_id: str, max_concurrency: int) -> datetime | None:
         self._limits[endpoint_id] = max_concurrency
         if self._inflight[endpoint_id] >= max_concurrency:
+            self._slot_wanted.add(endpoint_id)  # its delivery waits, due, for the claim loop
             return None
         self._inflight[endpoint_id] += 1
         return self._now() + self._lease
@@ -155,11 +160,14 @@ class Dispatcher:
         moment = self._now()
         claimed: list[Claimed] = []
         crowded = False
+        busy = self._busy()
+        # Busy endpoints are left out of the query, so they may have due deliveries.
+        self._slot_wanted = set(busy)
         async with self._runtime.unit_of_work() as uow:
             rows = await repository.due(
                 uow.session,
                 moment,
-                busy=self._busy(),
+                busy=busy,
                 limit=CLAIM_BATCH,
                 skip_locked=self._skip_locked,
             )
@@ -177,6 +185,7 @@ class Dispatcher:
                 free = endpoint.max_concurrency - self._inflight[endpoint.id] - taken[endpoint.id]
                 if free <= 0:
                     crowded = True
+                    self._slot_wanted.add(endpoint.id)
                     continue  # stays due; taken when a slot frees up
                 taken[endpoint.id] += 1
                 claimed.append(
@@ -229,7 +238,8 @@ class Dispatcher:
         self._inflight[endpoint_id] -= 1
         if self._inflight[endpoint_id] <= 0:
             del self._inflight[endpoint_id]
-        self._wake.set()
+        if endpoint_id in self._slot_wanted:
+            self._wake.set()
 
     async def _attempt(self, client: httpx.AsyncClient, item: Claimed) -> None:
         try:
@@ -255,6 +265,8 @@ class Dispatcher:
                 batch.append(self._outcomes.get_nowait())
             try:
                 await self._settle([(item, outcome) for item, outcome, _ in batch])
+                if any(not _answered(outcome) for _, outcome, _ in batch):
+                    self._wake.set()  # a retry may be due at once
             except Exception as error:  # the lease brings them back: at least once, not lost
                 log.warning("webhook outcomes not recorded", count=len(batch), error=repr(error))
             for _, _, settled in batch:
@@ -302,9 +314,8 @@ class Dispatcher:
         answered: defaultdict[int, list[tuple[Claimed, Outcome]]] = defaultdict(list)
         others: list[tuple[Claimed, Outcome]] = []
         for item, outcome in outcomes:
-            code = outcome.status_code
-            if code is not None and 200 <= code < 300:
-                answered[code].append((item, outcome))
+            if _answered(outcome):
+                answered[outcome.status_code or 0].append((item, outcome))
             else:
                 others.append((item, outcome))
         switched_off: list[tuple[str, str]] = []
@@ -419,6 +430,10 @@ def _logged(item: Claimed, outcome: Outcome, moment: datetime) -> dict[str, Any]
         "latency_ms": outcome.latency_ms,
         "attempted_at": moment,
     }
+
+
+def _answered(outcome: Outcome) -> bool:
+    return outcome.status_code is not None and 200 <= outcome.status_code < 300
 
 
 def _retry_after(value: str | None, moment: datetime) -> float | None:

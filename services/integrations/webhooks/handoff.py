@@ -82,6 +82,8 @@ def local_dispatcher(uow: UnitOfWork) -> LocalDispatcher | None:
 class _AfterCommit:
     dispatcher: LocalDispatcher
     claimed: list[Claimed] = field(default_factory=list)
+    due_now: bool = False
+    """Some committed deliveries were not handed over and are due: wake the claim loop."""
     settled: bool = False
 
     def committed(self, _session: Any) -> None:
@@ -89,7 +91,8 @@ class _AfterCommit:
             self.settled = True
             if self.claimed:
                 self.dispatcher.hand_over(self.claimed)
-            self.dispatcher.wake()
+            if self.due_now:
+                self.dispatcher.wake()
 
     def rolled_back(self, _session: Any) -> None:
         if not self.settled:
@@ -97,9 +100,11 @@ class _AfterCommit:
             self.dispatcher.release([item.endpoint_id for item in self.claimed])
 
 
-def after_commit(uow: UnitOfWork, dispatcher: LocalDispatcher, claimed: list[Claimed]) -> None:
-    """Once the unit of work commits: hand `claimed` over and wake the dispatcher for the
-    rest; if it rolls back instead, give the reserved slots back."""
+def after_commit(
+    uow: UnitOfWork, dispatcher: LocalDispatcher, claimed: list[Claimed], *, due_now: bool
+) -> None:
+    """Once the unit of work commits: hand `claimed` over, and wake the dispatcher if other
+    deliveries it wrote are `due_now`; if it rolls back instead, give the slots back."""
     session = uow.session.sync_session
     pending: _AfterCommit | None = session.info.get("webhook_handoff")
     if pending is None or pending.settled:
@@ -108,3 +113,4 @@ def after_commit(uow: UnitOfWork, dispatcher: LocalDispatcher, claimed: list[Cla
         orm_event.listen(session, "after_commit", pending.committed, once=True)
         orm_event.listen(session, "after_rollback", pending.rolled_back, once=True)
     pending.claimed.extend(claimed)
+    pending.due_now = pending.due_now or due_now

@@ -30,7 +30,7 @@ def _wake_after_commit(uow: UnitOfWork) -> None:
     """This process's dispatcher looks for due deliveries once the transaction commits."""
     local = handoff.local_dispatcher(uow)
     if local is not None:
-        handoff.after_commit(uow, local, [])
+        handoff.after_commit(uow, local, [], due_now=True)
 
 
 Clock = Callable[[], datetime]
@@ -267,7 +267,7 @@ async def fan_out(
         # goes in as one statement.
         await repository.add_deliveries(uow.session, rows)
         if local is not None:
-            handoff.after_commit(uow, local, claimed)
+            handoff.after_commit(uow, local, claimed, due_now=len(claimed) < len(rows))
     return len(rows)
 
 
