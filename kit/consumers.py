@@ -5,21 +5,21 @@ changes and any events it publishes commit together, and only then does the
 bus acknowledge the message.
 
 Deliveries that arrive together (the broker pushes up to `prefetch` at once)
-share one transaction — group commit — so a busy consumer pays for one commit
-per batch rather than one per message. If any handler in a batch fails, the
-batch is rolled back and each of its deliveries is handled again alone, so one
-bad message only ever fails itself.
+share one transaction — group commit (`kit.groupcommit`) — so a busy consumer
+pays for one commit per batch rather than one per message. If any handler in a
+batch fails, the batch is rolled back and each of its deliveries is handled
+again alone, so one bad message only ever fails itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from contracts import Envelope
 from kit import context
 from kit.bus.base import Handler
+from kit.groupcommit import GroupCommit
 from kit.inbox import claim_all
 from kit.uow import UnitOfWork
 
@@ -41,7 +41,7 @@ class Consumer:
     prefetch: int | None = None
 
 
-class _GroupCommit:
+class _Transactional:
     def __init__(
         self, service: str, consumer: Consumer, unit_of_work: Callable[[], UnitOfWork]
     ) -> None:
@@ -49,44 +49,12 @@ class _GroupCommit:
         self._consumer = consumer
         self._unit_of_work = unit_of_work
         self._inbox_name = f"{service}.{consumer.name}"
-        self._waiting: list[tuple[Envelope, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._group = GroupCommit(self._handle, name=self._inbox_name, max_batch=MAX_BATCH)
 
     async def __call__(self, envelope: Envelope) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((envelope, done))
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        await done
+        await self._group(envelope)
 
-    async def _flush(self) -> None:
-        try:
-            await asyncio.sleep(0)  # deliveries read in the same burst join this batch
-            while self._waiting:
-                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                await self._settle(batch)
-        finally:
-            self._flusher = None
-
-    async def _settle(self, batch: list[tuple[Envelope, asyncio.Future[None]]]) -> None:
-        try:
-            await self._handle([envelope for envelope, _ in batch])
-        except Exception as error:
-            if len(batch) == 1:
-                _resolve(batch[0][1], error=error)
-                return
-            for envelope, done in batch:  # isolate the failure: one transaction each
-                try:
-                    await self._handle([envelope])
-                except Exception as error:
-                    _resolve(done, error=error)
-                else:
-                    _resolve(done)
-            return
-        for _, done in batch:
-            _resolve(done)
-
-    async def _handle(self, envelopes: list[Envelope]) -> None:
+    async def _handle(self, envelopes: Sequence[Envelope]) -> None:
         async with self._unit_of_work() as uow:
             fresh = await claim_all(uow.session, self._inbox_name, [e.id for e in envelopes])
             for envelope in envelopes:
@@ -107,16 +75,7 @@ class _GroupCommit:
             await uow.commit()
 
 
-def _resolve(done: asyncio.Future[None], *, error: BaseException | None = None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
-
-
 def transactional(
     service: str, consumer: Consumer, unit_of_work: Callable[[], UnitOfWork]
 ) -> Handler:
-    return _GroupCommit(service, consumer, unit_of_work)
+    return _Transactional(service, consumer, unit_of_work)

@@ -31,9 +31,7 @@ def background(runtime: ServiceRuntime) -> Sequence[tuple[str, Coroutine[Any, An
         tasks.append(
             (
                 "smtp-listener",
-                listener.serve(
-                    runtime.unit_of_work, parts.settings, parts.limiter, parts.processor.wake
-                ),
+                listener.serve(runtime.unit_of_work, parts.settings, parts.limiter, parts.intake),
             )
         )
     # --- in-app feed: live push (Redis), pushing new notices, forwarding unread ones ---

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from kit.runtime import ServiceRuntime
+from services.notifications.inbound.intake import Intake
 from services.notifications.inbound.processor import Processor
 from services.notifications.inbound.ratelimit import RateLimit
 from services.notifications.inbound.service import Processing
@@ -23,6 +24,8 @@ class MailParts:
     processor: Processor
     processing: Processing
     limiter: RateLimit
+    intake: Intake
+    """Shared by the SMTP listener and the HTTP endpoint: mail from both commits together."""
 
 
 _parts: WeakKeyDictionary[ServiceRuntime, MailParts] = WeakKeyDictionary()
@@ -38,8 +41,8 @@ def mail_parts(runtime: ServiceRuntime) -> MailParts:
         public_url = settings.public_url or f"http://{kit.host}:{kit.port}/api/notifications"
         how = Processing(settings, keys, public_url.rstrip("/"))
         limiter = RateLimit(runtime.redis, kit.key_prefix, settings)
-        found = MailParts(
-            settings, keys, sender, Processor(runtime.unit_of_work, how), how, limiter
-        )
+        processor = Processor(runtime.unit_of_work, how)
+        intake = Intake(runtime.unit_of_work, processor.wake)
+        found = MailParts(settings, keys, sender, processor, how, limiter, intake)
         _parts[runtime] = found
     return found

@@ -67,6 +67,22 @@ async def person_by_email(
     )
 
 
+async def people_by_email(
+    session: AsyncSession, workspace_id: str, emails: Collection[str]
+) -> dict[str, DirectoryPerson]:
+    """`person_by_email` for several addresses at once (the same person where an address
+    has several rows), by lower-cased address."""
+    wanted = sorted({email.lower() for email in emails})
+    if not wanted:
+        return {}
+    rows = await session.scalars(
+        select(DirectoryPerson)
+        .where(DirectoryPerson.workspace_id == workspace_id, DirectoryPerson.email.in_(wanted))
+        .order_by(DirectoryPerson.id.desc())
+    )
+    return {person.email: person for person in rows}  # the lowest id wins, as there
+
+
 async def people_named(
     session: AsyncSession, workspace_id: str, keys: Collection[str]
 ) -> list[DirectoryPerson]:
@@ -197,6 +213,16 @@ async def save(
     """Insert `row`, or overwrite the `update` columns of the existing row of its workspace
     (nothing, for an empty `update`: a creation that arrives after a change)."""
     await _upsert(session, model, row, update, fenced=True)
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Row], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`save` with no columns to overwrite, for several rows in one statement (rows of the
+    same shape): each is inserted unless its id exists."""
+    if rows:
+        stmt = _insert(session, model).values([dict(row) for row in rows])
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 
 async def fill_blanks(

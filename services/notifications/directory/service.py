@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -180,20 +181,31 @@ async def _person_activity(envelope: Envelope, uow: UnitOfWork) -> None:
     await repository.save(uow.session, DirectoryPerson, row, ("active",))
 
 
-async def remember_requester(
-    uow: UnitOfWork, workspace_id: str, user_id: str, email: str, display_name: str
-) -> None:
-    """A mail's unknown sender, under the id this service minted, until identity's creation
-    completes the row: the sender's next mail finds the same person."""
-    row = _person_row(
-        workspace_id,
-        user_id,
-        email=email.lower(),
-        display_name=display_name[:200],
-        kind="client",
-        **mention_keys(email=email, display_name=display_name),
-    )
-    await repository.save(uow.session, DirectoryPerson, row, ())
+@dataclass(frozen=True)
+class Requester:
+    """A mail's unknown sender, under the id this service minted for them."""
+
+    workspace_id: str
+    user_id: str
+    email: str
+    display_name: str
+
+
+async def remember_requesters(uow: UnitOfWork, requesters: Sequence[Requester]) -> None:
+    """Mails' unknown senders, until identity's creation completes their rows: a sender's
+    next mail finds the same person. One statement for however many a batch of mail met."""
+    rows = [
+        _person_row(
+            r.workspace_id,
+            r.user_id,
+            email=r.email.lower(),
+            display_name=r.display_name[:200],
+            kind="client",
+            **mention_keys(email=r.email, display_name=r.display_name),
+        )
+        for r in requesters
+    ]
+    await repository.insert_new(uow.session, DirectoryPerson, rows)
 
 
 # --- teams ----------------------------------------------------------------------------------

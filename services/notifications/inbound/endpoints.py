@@ -15,7 +15,7 @@ from services.notifications.inbound import repository
 from services.notifications.inbound.parsing import parse
 from services.notifications.inbound.routing import route
 from services.notifications.inbound.schemas import InboundAccepted, InboundMail, InboundPage
-from services.notifications.inbound.service import store
+from services.notifications.inbound.service import arrival
 from services.notifications.parts import mail_parts
 
 router = APIRouter(tags=["mail in"])
@@ -66,16 +66,15 @@ async def post_mime(
     refused = await parts.limiter.admit(
         bytes(raw), mail_from=mail_from, workspace_ids={found.workspace_id}
     )
-    mail_id = await store(
-        uow,
-        route=found,
+    mail = arrival(
         channel="http",
         mail_from=mail_from,
-        recipient=recipient,
         raw=bytes(raw),
+        routes={recipient: found},
         refused=refused,
     )
-    await uow.commit()
+    await parts.intake.take(mail)
+    [mail_id] = mail.ids
     if refused is not None:
         raise Problem(
             429,
@@ -84,7 +83,6 @@ async def post_mime(
             headers={"Retry-After": str(refused.retry_after)},
             id=mail_id,
         )
-    parts.processor.wake()
     return InboundAccepted(id=mail_id)
 
 

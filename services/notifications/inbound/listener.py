@@ -2,7 +2,8 @@
 
 RCPT answers 550 for an address that is no workspace's, project's or reply token's; the
 message size limit answers 552 (declared `SIZE=` at MAIL, or counted during DATA); DATA
-answers 250 only once the raw mail is committed, 451 4.3.0 (try again) if it could not be,
+answers 250 only once the raw mail is committed (concurrent sessions' mails share a commit,
+`intake`), 451 4.3.0 (try again) if it could not be,
 and 451 4.7.1 when its sender is past the rate limit (recorded, not taken: the sending
 server retries later). The From header it needs is read at DATA, so that is where."""
 
@@ -18,9 +19,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
+from services.notifications.inbound.intake import Intake
 from services.notifications.inbound.ratelimit import RateLimit
 from services.notifications.inbound.routing import Route, route
-from services.notifications.inbound.service import store
+from services.notifications.inbound.service import arrival
 from services.notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
@@ -36,12 +38,12 @@ class InboundHandler:
         unit_of_work: Callable[[], UnitOfWork],
         settings: NotificationsSettings,
         limiter: RateLimit,
-        on_stored: Callable[[], None],
+        intake: Intake,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._settings = settings
         self._limiter = limiter
-        self._on_stored = on_stored
+        self._intake = intake
         self._known: dict[str, tuple[Route, float]] = {}
         """Addresses recently found, so a busy listener does not look each one up again."""
 
@@ -85,25 +87,9 @@ class InboundHandler:
         refused = await self._limiter.admit(
             raw, mail_from=mail_from, workspace_ids={r.workspace_id for r in routes.values()}
         )
+        mail = arrival(channel="smtp", mail_from=mail_from, raw=raw, routes=routes, refused=refused)
         try:
-            async with self._unit_of_work() as uow:
-                # One row per distinct workspace route: a mail to two of a workspace's
-                # addresses is one request, not two.
-                seen: set[Route] = set()
-                for address, found in routes.items():
-                    if found in seen:
-                        continue
-                    seen.add(found)
-                    await store(
-                        uow,
-                        route=found,
-                        channel="smtp",
-                        mail_from=mail_from,
-                        recipient=address,
-                        raw=raw,
-                        refused=refused,
-                    )
-                await uow.commit()
+            await self._intake.take(mail)
         except Exception as error:
             log.error("mail.inbound.store_failed", error=repr(error))
             if refused is None:
@@ -114,7 +100,6 @@ class InboundHandler:
             return (
                 f"451 4.7.1 Too many mails from this sender, try again in {refused.retry_after} s"
             )
-        self._on_stored()
         return "250 2.0.0 Message accepted"
 
 
@@ -130,9 +115,9 @@ async def serve(
     unit_of_work: Callable[[], UnitOfWork],
     settings: NotificationsSettings,
     limiter: RateLimit,
-    on_stored: Callable[[], None],
+    intake: Intake,
 ) -> None:
-    handler = InboundHandler(unit_of_work, settings, limiter, on_stored)
+    handler = InboundHandler(unit_of_work, settings, limiter, intake)
     context = tls_context(settings)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

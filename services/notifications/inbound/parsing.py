@@ -9,7 +9,7 @@ import email.policy
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 
 from mailparser_reply import EmailReplyParser
@@ -22,6 +22,15 @@ _NUMBER = re.compile(r"\[#(\d{1,12})\]")
 _ADDRESS = re.compile(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}")
 _BRACKETED = re.compile(r"<([^<>\s]{3,320})>")
 
+
+_POLICY = email.policy.compat32
+"""The parser's policy. `email.policy.default` builds a structured object for every header
+it touches (each part's Content-Type and Content-Disposition included) and was most of the
+cost of reading a mail; this one keeps raw values, and only the headers processing reads
+are decoded, the way `email.policy.default` decodes them (`_header`)."""
+_STRUCTURED = email.policy.default
+_LINE_BREAK = re.compile(r"\n|\r")
+"""How `email.policy.default` unfolds a raw value before reading it."""
 
 READ_HEADERS = (
     "from",
@@ -89,10 +98,10 @@ class ParsedMail:
 
 def parse(raw: bytes, max_attachments: int) -> ParsedMail:
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(raw, policy=_POLICY)
     except Exception as error:  # the stdlib parser is lenient; this is truly broken input
         raise Unreadable(f"cannot parse MIME: {error!r}") from error
-    if not isinstance(message, EmailMessage) or not message.keys():
+    if not message.keys():
         raise Unreadable("no headers")
     text_parts: list[str] = []
     html_parts: list[str] = []
@@ -103,7 +112,7 @@ def parse(raw: bytes, max_attachments: int) -> ParsedMail:
         content_type = part.get_content_type()
         if part.is_multipart():
             continue
-        filename = part.get_filename()
+        filename = _filename(part)
         if (
             disposition == "attachment"
             or (filename and disposition != "inline")
@@ -137,10 +146,10 @@ def parse_headers(raw: bytes) -> ParsedMail:
     """Only what the headers say (sender, subject, ids, noise headers), for decisions made
     while the sending server waits; the body is not read."""
     try:
-        message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        message = email.parser.BytesHeaderParser(policy=_POLICY).parsebytes(raw)
     except Exception as error:
         raise Unreadable(f"cannot parse the headers: {error!r}") from error
-    if not isinstance(message, EmailMessage) or not message.keys():
+    if not message.keys():
         raise Unreadable("no headers")
     return _mail(message)
 
@@ -153,9 +162,11 @@ def _mail(
     attachments: list[Attachment] | None = None,
     dropped: int = 0,
 ) -> ParsedMail:
-    present = {name.lower() for name in message}
-    headers = {name: _header(message, name) for name in READ_HEADERS if name in present}
-    name, address = _sender(message)
+    raw: dict[str, list[str]] = {}
+    for name, value in message.raw_items():
+        raw.setdefault(name.lower(), []).append(value)
+    headers = {name: _header(raw, name) for name in READ_HEADERS if name in raw}
+    name, address = _sender(headers.get("from", ""))
     return ParsedMail(
         message_id=_first_id(headers.get("message-id", "")),
         subject=header_safe(headers.get("subject", ""), 500),
@@ -187,28 +198,50 @@ def _walk(message: Message, depth: int = 0) -> list[Message]:
     return parts
 
 
-def _header(message: Message, name: str) -> str:
-    """A header's decoded text on one line. The policy refuses values that decode to CR/LF
-    (an encoded-word injection); those are decoded here by hand and flattened."""
+def _header(raw: dict[str, list[str]], name: str) -> str:
+    """A header's decoded text on one line, exactly as `email.policy.default` reads it (its
+    first occurrence), built for the few headers read rather than for every header the
+    parser meets. That policy refuses values that decode to CR/LF (an encoded-word
+    injection); those are decoded here by hand and flattened."""
+    values = raw.get(name)
+    if not values:
+        return ""
     try:
-        value = message.get(name)
-        return header_safe(str(value), 10_000) if value is not None else ""
+        value = _STRUCTURED.header_factory(name, _LINE_BREAK.sub("", values[0]))
+        return header_safe(str(value), 10_000)
     except Exception:
-        raw = [v for k, v in message.raw_items() if k.lower() == name.lower()]
-        return header_safe(" ".join(_decode_words(str(v)) for v in raw), 10_000)
+        return header_safe(" ".join(_decode_words(v) for v in values), 10_000)
 
 
 def _decode_words(value: str) -> str:
     try:
-        return str(make_header(decode_header(value)))
+        decoded = str(make_header(decode_header(value)))
     except Exception:  # undecodable words: keep them as they came
+        decoded = value
+    return _utf8(decoded)
+
+
+def _utf8(value: str) -> str:
+    """Raw 8-bit header bytes (SMTPUTF8, or a careless sender) arrive as lone surrogates,
+    which no database column takes: read them as UTF-8, replacing what is not."""
+    if value.isascii() or not any("\udc80" <= c <= "\udcff" for c in value):
         return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _sender(message: Message) -> tuple[str, str]:
+def _filename(part: Message) -> str | None:
+    """The part's file name (RFC 2231 parameters decoded by the parser; encoded words, which
+    common mail clients put there although RFC 2047 forbids it, decoded here)."""
+    try:
+        filename = part.get_filename()
+    except Exception:  # a parameter the parser cannot make sense of
+        return None
+    return _decode_words(filename) if filename and "=?" in filename else filename
+
+
+def _sender(raw: str) -> tuple[str, str]:
     """The From address: the bracketed address when there is one (a display name can hold
     anything, even what looks like another address or a group), else the bare one."""
-    raw = _header(message, "from")
     bracketed = _BRACKETED.findall(raw)
     if bracketed:
         address = bracketed[-1].strip().lower()
@@ -227,14 +260,11 @@ def _sender(message: Message) -> tuple[str, str]:
 
 
 def _text(part: Message) -> str:
-    try:
-        content = part.get_content()  # type: ignore[attr-defined]
-    except Exception:  # unknown or lying charset, broken transfer encoding
-        content = None
-    if isinstance(content, str):
-        return content
+    """The declared charset when it decodes the bytes, else UTF-8, else Windows-1252 (which
+    decodes almost anything): a wrong or missing declaration is the common case."""
     data = _payload_bytes(part)
-    for charset in (part.get_content_charset() or "utf-8", "utf-8", "cp1252"):
+    declared = part.get_content_charset()
+    for charset in (declared or "utf-8", "utf-8", "cp1252"):
         try:
             return data.decode(charset)
         except (LookupError, UnicodeDecodeError):

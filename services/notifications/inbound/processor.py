@@ -1,5 +1,5 @@
-"""The processor: a background task turning stored mails into outcomes, one transaction per
-mail (an exception in one mail is recorded on it and never stops the others)."""
+"""The processor: a background task turning stored mails into outcomes, a chunk of mails per
+transaction (an exception in one mail is recorded on it and never stops the others)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.notifications.inbound import repository
-from services.notifications.inbound.service import Processing, process
+from services.notifications.inbound.service import Processing, process_all
 
 log = get_logger(__name__)
 
@@ -67,8 +67,7 @@ class Processor:
 
     async def _together(self, ids: list[str]) -> None:
         async with self._unit_of_work() as uow:
-            for row in await repository.claim_many(uow.session, ids):
-                await process(uow, row, self._how)
+            await process_all(uow, await repository.claim_many(uow.session, ids), self._how)
             await uow.commit()
 
     async def _record_failure(self, mail_id: str, error: Exception) -> None:

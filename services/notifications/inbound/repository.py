@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.models import InboundMail
 
 
-async def insert(session: AsyncSession, row: Mapping[str, Any]) -> None:
-    session.add(InboundMail(**row))
-    await session.flush()
+async def insert_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One multi-row INSERT, without loading the rows into the session: nothing reads them
+    back in the transaction that stores them. Every row names every column it sets, so the
+    rows share one statement."""
+    if rows:
+        await session.execute(insert(InboundMail), list(rows))
+
+
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Processing's outcomes, by mail id, in one statement (every outcome naming the same
+    columns)."""
+    if outcomes:
+        await session.execute(update(InboundMail), list(outcomes))
 
 
 async def pending_ids(session: AsyncSession, limit: int) -> list[str]:

@@ -300,7 +300,13 @@ async def _context(
 
 
 async def _settings(uow: UnitOfWork, workspace_id: str) -> MailSettings | None:
-    return await uow.session.get(MailSettings, workspace_id)
+    """Asked once per transaction: the session keeps only rows still referenced, so each of
+    a batch's deliveries would otherwise read the workspace's settings again."""
+    key = ("mail-settings", workspace_id)
+    if key not in uow.memo:
+        uow.memo[key] = await uow.session.get(MailSettings, workspace_id)
+    found: MailSettings | None = uow.memo[key]
+    return found
 
 
 async def _source(uow: UnitOfWork, workspace_id: str, kind: str) -> Source:

@@ -1,0 +1,61 @@
+"""Processing a batch of stored mails in one transaction (senders looked up together,
+newcomers remembered together, outcomes written together) decides as one mail at a time
+would: a new sender's two mails are one requester's."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from services.notifications.inbound import repository
+from services.notifications.inbound.routing import Route
+from services.notifications.inbound.service import arrival, process_all, store
+from services.notifications.models import DirectoryPerson
+from services.notifications.parts import mail_parts
+from tests.conftest import eventually
+from tests.notifications.conftest import MailSystem
+from tests.notifications.test_mail_in import mail
+
+
+async def test_a_batch_from_new_senders_makes_one_requester_each(mail_system: MailSystem) -> None:
+    system = mail_system
+    tenant = await system.sign_up()
+    runtime = system.runtime("notifications")
+    carla, dan = f"carla@{tenant.slug}-client.test", f"dan@{tenant.slug}-client.test"
+    mails = [
+        arrival(
+            channel="smtp",
+            mail_from=sender,
+            raw=mail(f"Someone <{sender}>", tenant.address, subject, "Please help.").as_bytes(),
+            routes={tenant.address: Route(tenant.workspace_id)},
+        )
+        for sender, subject in ((carla, "First"), (dan, "Second"), (carla, "Third"))
+    ]
+    # Stored and processed in one transaction, so the running processor never sees them
+    # apart.
+    async with runtime.unit_of_work() as uow:
+        await store(uow, mails)
+        rows = await repository.claim_many(uow.session, [i for m in mails for i in m.ids])
+        assert len(rows) == 3
+        await process_all(uow, rows, mail_parts(runtime).processing)
+        await uow.commit()
+
+    stored = {row.subject: row for row in await system.inbound(tenant.workspace_id)}
+    assert {row.status for row in stored.values()} == {"accepted"}
+    assert all(row.processed_at and row.event_id for row in stored.values())
+    assert stored["First"].sender_user_id == stored["Third"].sender_user_id
+    assert stored["First"].sender_user_id != stored["Second"].sender_user_id
+    async with runtime.session_factory() as session:
+        remembered = await session.scalar(
+            select(func.count())
+            .select_from(DirectoryPerson)
+            .where(DirectoryPerson.workspace_id == tenant.workspace_id)
+            .where(DirectoryPerson.email.in_([carla, dan]))
+        )
+    assert remembered == 2
+
+    async def filed() -> bool:
+        return len(await system.items(tenant)) == 3
+
+    await eventually(filed, timeout=60)
+    requesters = {i["title"]: i["requester_id"] for i in await system.items(tenant)}
+    assert requesters["First"] == requesters["Third"] == stored["First"].sender_user_id
