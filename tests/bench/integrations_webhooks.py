@@ -46,6 +46,7 @@ from services.tickets.module import module as tickets_module
 from tests.bench.http_load import LoadClient
 from tests.support.buses import delete_namespace
 from tests.support.harness import free_port
+from tests.support.processes import serve_quietly
 
 RATE = float(os.environ.get("BENCH_RATE", "200"))
 LOAD_CONNECTIONS = 64
@@ -180,21 +181,6 @@ async def bus_to_webhook(
     return [receiver.arrived[i] - t for i, t in sent.items()]
 
 
-async def serve(service: str, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kit.launcher.cli",
-        "serve",
-        service,
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
@@ -238,8 +224,8 @@ async def run() -> None:
         "DESKLINE_INTEGRATIONS_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.1/32"]',
     }
     processes = [
-        await serve("tickets", tickets_port, env),
-        await serve("integrations", integrations_port, env),
+        await serve_quietly("tickets", tickets_port, env),
+        await serve_quietly("integrations", integrations_port, env),
     ]
     bus = RabbitBus(amqp_url, namespace=namespace)
     tickets = f"http://127.0.0.1:{tickets_port}/api/tickets"

@@ -59,6 +59,7 @@ from services.tickets.module import module as tickets_module
 from tests.notifications.sink import SmtpSink
 from tests.support.buses import delete_namespace
 from tests.support.harness import free_port
+from tests.support.processes import serve_quietly
 
 MAILS = int(os.environ.get("BENCH_MAILS", "500"))
 SHAPES = os.environ.get("BENCH_SHAPES", "split,one").split(",")
@@ -216,21 +217,7 @@ async def split(
         "DESKLINE_LOG_LEVEL": "WARNING",
     }
     ports = {m.name: free_port() for m in MODULES}
-    children = {
-        name: await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kit.launcher.cli",
-            "serve",
-            name,
-            "--port",
-            str(port),
-            env=child_env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        for name, port in ports.items()
-    }
+    children = {name: await serve_quietly(name, port, child_env) for name, port in ports.items()}
     engines = {m.name: create_engine(settings.database_url_for(m.name)) for m in MODULES}
     bus = RabbitBus(settings.bus_url, namespace=settings.namespace)
     try:

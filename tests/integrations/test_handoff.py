@@ -4,6 +4,8 @@ the slot given back if it rolls back; without a slot they wait for the claim loo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -48,6 +50,16 @@ class CountingDispatcher:
         self.released.extend(endpoint_ids)
 
 
+@contextmanager
+def standing_in(integrations: IntegrationsApp, fake: CountingDispatcher) -> Iterator[None]:
+    """`fake` as the runtime's local dispatcher for a while (the real one afterwards)."""
+    unregister = handoff.register(integrations.runtime.engine.sync_engine, fake)
+    try:
+        yield
+    finally:
+        unregister()
+
+
 def records(count: int) -> list[Record]:
     """`count` records of one event, each for its own trigger's endpoint subscription."""
     return [
@@ -64,8 +76,7 @@ async def test_with_free_slots_deliveries_are_written_claimed_and_handed_over_af
         ws, receiver.url(receiver.new_path()), ["item_created"], max_concurrency=2
     )
     fake = CountingDispatcher(slots=2)
-    unregister = handoff.register(integrations.runtime.engine.sync_engine, fake)
-    try:
+    with standing_in(integrations, fake):
         async with integrations.runtime.unit_of_work() as uow:
             for _ in range(3):
                 assert await service.fan_out(uow, ws.id, new_id(), records(1)) == 1
@@ -78,8 +89,6 @@ async def test_with_free_slots_deliveries_are_written_claimed_and_handed_over_af
             )
             assert fake.handed == []  # nothing is attempted before the rows are committed
             await uow.commit()
-    finally:
-        unregister()
 
     first, second, third = rows
     for claimed in (first, second):
@@ -100,13 +109,10 @@ async def test_when_everything_was_handed_over_the_claim_loop_is_not_woken(
     ws = await integrations.new_workspace()
     await integrations.endpoint(ws, receiver.url(receiver.new_path()), ["item_created"])
     fake = CountingDispatcher(slots=5)
-    unregister = handoff.register(integrations.runtime.engine.sync_engine, fake)
-    try:
+    with standing_in(integrations, fake):
         async with integrations.runtime.unit_of_work() as uow:
             await service.fan_out(uow, ws.id, new_id(), records(1))
             await uow.commit()
-    finally:
-        unregister()
     assert len(fake.handed) == 1 and fake.woken == 0  # nothing left due for a claim
 
 
@@ -116,14 +122,11 @@ async def test_a_rolled_back_transaction_gives_its_slots_back_and_hands_nothing_
     ws = await integrations.new_workspace()
     endpoint = await integrations.endpoint(ws, receiver.url(receiver.new_path()), ["item_created"])
     fake = CountingDispatcher(slots=10)
-    unregister = handoff.register(integrations.runtime.engine.sync_engine, fake)
-    try:
+    with standing_in(integrations, fake):
         async with integrations.runtime.unit_of_work() as uow:
             for _ in range(2):
                 assert await service.fan_out(uow, ws.id, new_id(), records(1)) == 1
             # leaving without commit: the consumer's handler failed
-    finally:
-        unregister()
     assert fake.handed == []
     assert fake.released == [endpoint["id"], endpoint["id"]]
     assert await _deliveries(integrations, endpoint["id"]) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from services.notifications.inbound import repository
+from services.notifications.inbound.processor import chunks_by_sender
 from services.notifications.inbound.routing import Route
 from services.notifications.inbound.service import arrival, process_all, store
 from services.notifications.models import DirectoryPerson
@@ -59,3 +60,18 @@ async def test_a_batch_from_new_senders_makes_one_requester_each(mail_system: Ma
     await eventually(filed, timeout=60)
     requesters = {i["title"]: i["requester_id"] for i in await system.items(tenant)}
     assert requesters["First"] == requesters["Third"] == stored["First"].sender_user_id
+
+
+def test_chunks_keep_each_senders_mails_together() -> None:
+    """Chunks run concurrently: a sender split across two would be minted two ids."""
+    pending = [(f"m{n}", sender) for n, sender in enumerate("aAbbcabdde")]
+    chunks = chunks_by_sender(pending, 3)
+    assert sorted(m for chunk in chunks for m in chunk) == sorted(m for m, _ in pending)
+    for sender in "abcde":
+        mails = {m for m, s in pending if s.lower() == sender}
+        assert sum(bool(mails & set(chunk)) for chunk in chunks) == 1
+    assert chunks[0] == ["m0", "m1", "m5"]  # "a" and "A" are one sender, oldest first
+    # A sender with more mails than a chunk holds stays in one (bigger) chunk.
+    assert chunks_by_sender([(f"m{n}", "same") for n in range(5)], 2) == [
+        [f"m{n}" for n in range(5)]
+    ]

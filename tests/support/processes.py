@@ -224,3 +224,20 @@ class RealInfra:
     env: dict[str, str]
     database_prefix: str
     namespace: str
+
+
+async def serve_quietly(service: str, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`deskline serve SERVICE` with its output discarded: for benchmarks, where a log line
+    per request would be measured too and nobody reads a report."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kit.launcher.cli",
+        "serve",
+        service,
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )

@@ -19,6 +19,25 @@ BATCH = 64
 CHUNK = 16
 
 
+def chunks_by_sender(pending: list[tuple[str, str]], size: int) -> list[list[str]]:
+    """Mail ids in chunks of about `size`, a sender's mails always in the same chunk: chunks
+    run concurrently, and two of them meeting one new sender would each mint a requester
+    id for the same person (identity adopts only the first)."""
+    by_sender: dict[str, list[str]] = {}
+    for mail_id, mail_from in pending:
+        by_sender.setdefault(mail_from.lower(), []).append(mail_id)
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for ids in by_sender.values():
+        if current and len(current) + len(ids) > size:
+            chunks.append(current)
+            current = []
+        current.extend(ids)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class Processor:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], how: Processing) -> None:
         self._unit_of_work = unit_of_work
@@ -46,12 +65,11 @@ class Processor:
         chunk; a chunk that fails is handled again one mail per transaction, so one bad mail
         only ever fails itself."""
         async with self._unit_of_work() as uow:
-            ids = await repository.pending_ids(uow.session, BATCH)
-        if not ids:
+            found = await repository.pending(uow.session, BATCH)
+        if not found:
             return 0
-        chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-        await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
-        return len(ids)
+        await asyncio.gather(*(self._chunk(chunk) for chunk in chunks_by_sender(found, CHUNK)))
+        return len(found)
 
     async def _chunk(self, ids: list[str]) -> None:
         try:

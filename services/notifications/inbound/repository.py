@@ -26,14 +26,15 @@ async def record_outcomes(session: AsyncSession, outcomes: Sequence[Mapping[str,
         await session.execute(update(InboundMail), list(outcomes))
 
 
-async def pending_ids(session: AsyncSession, limit: int) -> list[str]:
-    rows = await session.scalars(
-        select(InboundMail.id)
+async def pending(session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+    """Stored mails not processed yet, oldest first: (id, envelope sender)."""
+    rows = await session.execute(
+        select(InboundMail.id, InboundMail.mail_from)
         .where(InboundMail.status == "received")
         .order_by(InboundMail.received_at, InboundMail.id)
         .limit(limit)
     )
-    return list(rows)
+    return [(mail_id, mail_from) for mail_id, mail_from in rows]
 
 
 async def claim(session: AsyncSession, mail_id: str) -> InboundMail | None:
