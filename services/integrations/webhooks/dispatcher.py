@@ -27,6 +27,7 @@ import contextlib
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -114,7 +115,7 @@ class Dispatcher:
     # --- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        unregister = handoff.register(self._runtime.engine.sync_engine, self)
+        unregister: Callable[[], None] = lambda: None  # noqa: E731 - until registered
         settler = asyncio.create_task(self._settle_forever(), name="webhook-settler")
         timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
@@ -123,6 +124,8 @@ class Dispatcher:
                 timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
             ) as client:
                 self._client = client
+                # Consumers hand deliveries over only once there is a client to send them.
+                unregister = handoff.register(self._runtime.engine.sync_engine, self)
                 while True:
                     try:
                         claimed, crowded = await self._claim()
