@@ -152,6 +152,23 @@ class UserReactivated(EventData):
 
 
 @registry.event(
+    "identity.requester.merged.v1",
+    source=SOURCE,
+    summary="A mail's sender was already a user: the id minted for them is that user.",
+)
+class RequesterMerged(EventData):
+    """Notifications mints an id for a sender it does not know yet; when identity already
+    has a user with that address (its creation had not reached notifications, or two
+    notifications replicas minted one each), the minted id is not adopted. Everything that
+    holds the minted id (items' requester, followers, comment authors, directories) moves
+    over to `user_id`."""
+
+    workspace_id: UUID
+    minted_user_id: UUID
+    user_id: UUID
+
+
+@registry.event(
     "identity.invitation.created.v1",
     source=SOURCE,
     summary="Someone was invited (or asked to claim an account); the link must be mailed.",

@@ -295,6 +295,18 @@ class Person(Base):
     field_times: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
+class PersonAlias(Base):
+    """An id that turned out to be someone else's: notifications minted it for a mail's
+    sender whose address identity already had (`identity.requester.merged.v1`). Kept so that
+    a mailed request arriving after the merge is filed for the real person (tickets_0006)."""
+
+    __tablename__ = "person_aliases"
+
+    alias_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(Id)
+    user_id: Mapped[str] = mapped_column(Id)
+
+
 class Team(Base):
     """Projection of identity's teams: the time of the event that last wrote each one.
 

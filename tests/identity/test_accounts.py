@@ -257,6 +257,41 @@ async def test_a_client_created_from_mail_can_claim_the_account(identity: Identi
     assert (await identity.login(tenant.slug, "jo@furniture.test"))["access_token"]
 
 
+async def test_a_sender_already_known_by_address_is_merged_not_created(
+    identity: IdentityApp,
+) -> None:
+    """The minted id (a second replica's, or minted before the user's creation reached
+    notifications) is not adopted; identity says whose it is instead."""
+    tenant = await identity.create_tenant()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    for minted in (first, second):
+        event = registry.envelope(
+            RequesterDiscovered(
+                user_id=minted,
+                workspace_id=uuid.UUID(tenant.workspace_id),
+                email="Kim@Furniture.test",
+                display_name="Kim",
+            ),
+            workspace=tenant.workspace_id,
+        )
+        await identity.host.bus.publish([OutgoingMessage.of(event)])
+
+    async def merged() -> bool:
+        return bool(await identity.published("identity.requester.merged.v1", tenant.workspace_id))
+
+    await eventually(merged, timeout=10)
+    [merge] = await identity.published("identity.requester.merged.v1", tenant.workspace_id)
+    assert merge == {
+        "workspace_id": tenant.workspace_id,
+        "minted_user_id": str(second),
+        "user_id": str(first),
+    }
+    clients = (
+        await identity.client.get(f"{identity.base}/users?kind=client", headers=tenant.auth)
+    ).json()["items"]
+    assert [c["id"] for c in clients] == [str(first)]
+
+
 async def test_deactivation_locks_a_user_out(identity: IdentityApp) -> None:
     tenant = await identity.create_tenant()
     user_id, token = await identity.invite_and_join(tenant, "leaver@acme.test")

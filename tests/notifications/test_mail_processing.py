@@ -4,7 +4,7 @@ would: a new sender's two mails are one requester's."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.notifications.inbound import repository
 from services.notifications.inbound.processor import chunks_by_sender
@@ -75,3 +75,39 @@ def test_chunks_keep_each_senders_mails_together() -> None:
     assert chunks_by_sender([(f"m{n}", "same") for n in range(5)], 2) == [
         [f"m{n}" for n in range(5)]
     ]
+
+
+async def test_a_sender_identity_already_knows_ends_up_as_that_user(
+    mail_system: MailSystem,
+) -> None:
+    """Notifications has not heard yet of a client identity knows (here: its directory row
+    is removed, as if the user's creation were still on its way): the mail's sender is
+    minted a new id, identity does not adopt it and says whose address it is, and the
+    ticket ends up the known user's while the placeholder disappears."""
+    system = mail_system
+    tenant = await system.sign_up()
+    address = f"kim@{tenant.slug}-client.test"
+    known = await system.invite(tenant, address, kind="client")
+    runtime = system.runtime("notifications")
+    async with runtime.unit_of_work() as uow:
+        await uow.session.execute(delete(DirectoryPerson).where(DirectoryPerson.id == known))
+        await uow.commit()
+
+    await system.send(
+        mail(f"Kim <{address}>", tenant.address, "Logo files", "Attached."), tenant.address
+    )
+    [stored] = await system.processed(tenant.workspace_id, 1)
+    minted = stored.sender_user_id
+    assert minted is not None and minted != known
+
+    async def the_known_users() -> bool:
+        items = [i for i in await system.items(tenant) if i["title"] == "Logo files"]
+        return bool(items) and items[0]["requester_id"] == known
+
+    await eventually(the_known_users, timeout=30)
+
+    async def placeholder_gone() -> bool:
+        async with runtime.session_factory() as session:
+            return await session.get(DirectoryPerson, minted) is None
+
+    await eventually(placeholder_gone, timeout=30)

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from contracts import Envelope, registry
+from contracts.identity import RequesterMerged
 from contracts.notifications import EmailReceived
 from contracts.tickets import AddFollower, PostComment, RemoveFollower, SetStatus
 from contracts.timetracking import TimeLogged
@@ -74,6 +75,73 @@ async def test_a_mailed_request_becomes_a_ticket_and_a_reply_a_comment(
     ]
     event = (await tickets.published("tickets.comment.added.v1", ws.id))[-1]
     assert event["in_reply_to_message_id"] == "<m2@acme.test>"
+
+
+async def test_a_merged_requester_takes_over_what_the_minted_id_held(
+    tickets: TicketsApp,
+) -> None:
+    """identity found the sender's address already a user's: the item, its follower row and
+    the mailed comment move to that user; nothing names the minted id any more."""
+    ws = await tickets.new_workspace()
+    minted, known = uuid.uuid4(), uuid.uuid4()
+    request = EmailReceived(
+        message_id="<merge-1@acme.test>",
+        workspace_id=uuid.UUID(ws.id),
+        sender_user_id=minted,
+        sender_email="kim@acme.test",
+        subject="Banner colours",
+        body_html="<p>Too bright</p>",
+    )
+    await tickets.publish(registry.envelope(request, workspace=ws.id))
+
+    async def filed() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await tickets.get("/items?q=Banner", ws.admin_token)).json()[
+            "items"
+        ]
+        return found
+
+    async def any_filed() -> bool:
+        return bool(await filed())
+
+    await eventually(any_filed, timeout=10)
+    [ticket] = await filed()
+    reply = request.model_copy(
+        update={
+            "message_id": "<merge-2@acme.test>",
+            "body_html": "<p>Still too bright</p>",
+            "reply_to_item_id": uuid.UUID(ticket["id"]),
+        }
+    )
+    await tickets.publish(registry.envelope(reply, workspace=ws.id))
+
+    async def commented() -> bool:
+        return bool((await tickets.get(f"/items/{ticket['id']}/comments", ws.admin_token)).json())
+
+    await eventually(commented, timeout=10)
+    merge = RequesterMerged(workspace_id=uuid.UUID(ws.id), minted_user_id=minted, user_id=known)
+    await deliver_twice(tickets, registry.envelope(merge, workspace=ws.id))
+
+    async def moved() -> bool:
+        found = await item(tickets, ws.admin_token, ticket["id"])
+        return bool(found["requester_id"] == str(known))
+
+    await eventually(moved, timeout=10)
+    after = await item(tickets, ws.admin_token, ticket["id"])
+    assert str(minted) in ticket["follower_ids"]  # the requester follows
+    assert str(minted) not in after["follower_ids"] and str(known) in after["follower_ids"]
+    comments = (await tickets.get(f"/items/{ticket['id']}/comments", ws.admin_token)).json()
+    assert [c["author_id"] for c in comments] == [str(known)]
+    # The other services' copies of the item follow through the usual update event (once:
+    # the redelivered merge found nothing left to move).
+    updates = [
+        u
+        for u in await tickets.published("tickets.item.updated.v1", ws.id)
+        if "requester_id" in u["changes"]
+    ]
+    assert [u["changes"]["requester_id"] for u in updates] == [
+        {"old": str(minted), "new": str(known), "client_visible": True}
+    ]
+    assert updates[0]["item"]["requester_id"] == str(known)
 
 
 async def test_logging_time_starts_a_new_item_and_moves_percent_complete(

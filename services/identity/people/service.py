@@ -10,6 +10,7 @@ from contracts.identity import (
     ClientOrganisationCreated,
     ClientOrganisationUpdated,
     InvitationCreated,
+    RequesterMerged,
     UserCreated,
     UserDeactivated,
     UserReactivated,
@@ -241,8 +242,20 @@ async def adopt_requester(uow: UnitOfWork, event: RequesterDiscovered) -> None:
     workspace_id, user_id = str(event.workspace_id), str(event.user_id)
     if await repository.user_by_id_anywhere(uow.session, user_id) is not None:
         return
-    if await repository.user_by_email(uow.session, workspace_id, event.email) is not None:
-        log.warning("requester already known by address; minted id not adopted", user_id=user_id)
+    known = await repository.user_by_email(uow.session, workspace_id, event.email)
+    if known is not None:
+        # Not adopted: whatever already holds the minted id (the request's item, its
+        # followers, the mail directory) moves over to the user the address belongs to.
+        log.info("requester already known by address", minted=user_id, user_id=known.id)
+        uow.emit(
+            RequesterMerged(
+                workspace_id=event.workspace_id,
+                minted_user_id=event.user_id,
+                user_id=UUID(known.id),
+            ),
+            workspace=workspace_id,
+            subject=f"user/{known.id}",
+        )
         return
     organisation = str(event.client_organisation_id) if event.client_organisation_id else None
     if (

@@ -215,6 +215,14 @@ async def save(
     await _upsert(session, model, row, update, fenced=True)
 
 
+async def forget_person(session: AsyncSession, workspace_id: str, user_id: str) -> None:
+    await session.execute(
+        delete(DirectoryPerson).where(
+            DirectoryPerson.workspace_id == workspace_id, DirectoryPerson.id == user_id
+        )
+    )
+
+
 async def insert_new(
     session: AsyncSession, model: type[Row], rows: Sequence[Mapping[str, Any]]
 ) -> None:

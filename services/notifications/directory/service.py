@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from contracts import Envelope, registry
 from contracts.identity import (
+    RequesterMerged,
     TeamChanged,
     UserCreated,
     UserDeactivated,
@@ -150,6 +151,16 @@ async def _person_created(envelope: Envelope, uow: UnitOfWork) -> None:
     }
     row = _person_row(str(created.workspace_id), str(created.user_id), **known)
     await repository.save(uow.session, DirectoryPerson, row, tuple(known))
+
+
+async def _person_merged(envelope: Envelope, uow: UnitOfWork) -> None:
+    """The sender this service minted an id for was already a user: the placeholder goes
+    (the user's own row, from identity, stays), so the address's next mail is theirs; the
+    items follow through tickets' update events."""
+    merged = registry.parse_as(envelope, RequesterMerged)
+    await repository.forget_person(
+        uow.session, str(merged.workspace_id), str(merged.minted_user_id)
+    )
 
 
 async def _person_updated(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -351,6 +362,7 @@ PERSON_EVENTS: Mapping[str, Apply] = {
     "identity.user.updated.v1": _person_updated,
     "identity.user.deactivated.v1": _person_activity,
     "identity.user.reactivated.v1": _person_activity,
+    "identity.requester.merged.v1": _person_merged,
 }
 TEAM_EVENTS: Mapping[str, Apply] = {"identity.team.changed.v1": _team_changed}
 PROJECT_EVENTS: Mapping[str, Apply] = {

@@ -15,7 +15,8 @@ from services.tickets.items import repository as items_repository
 from services.tickets.items import service as items
 from services.tickets.items.consumers import system
 from services.tickets.items.schemas import ItemCreate
-from services.tickets.people.repository import locked_or_placeholder
+from services.tickets.people.repository import locked_or_placeholder, real_id
+from services.tickets.people.service import apply_requester_merge
 from services.tickets.types import service as types
 from services.tickets.types.service import TypeDefinition
 
@@ -24,7 +25,10 @@ log = get_logger(__name__)
 
 async def on_email_received(envelope: Envelope, uow: UnitOfWork) -> None:
     mail = EmailReceived.model_validate(envelope.data)
-    workspace, sender = str(mail.workspace_id), str(mail.sender_user_id)
+    workspace = str(mail.workspace_id)
+    # A minted id that identity found to be an existing user's (merged before this mail
+    # arrived) is that user.
+    sender = await real_id(uow.session, workspace, str(mail.sender_user_id))
     # The sender may be brand new (identity is adopting the id notifications minted): hold a
     # placeholder so the item has its requester now; identity's event completes it later.
     person = await locked_or_placeholder(uow.session, workspace, sender)
@@ -101,4 +105,20 @@ async def _filing(uow: UnitOfWork, workspace: str) -> tuple[str | None, TypeDefi
     return known
 
 
-CONSUMERS = [Consumer("email-received", ["notifications.email.received.v1"], on_email_received)]
+async def on_mail_or_merge(envelope: Envelope, uow: UnitOfWork) -> None:
+    if envelope.type == "identity.requester.merged.v1":
+        await apply_requester_merge(envelope, uow)
+    else:
+        await on_email_received(envelope, uow)
+
+
+# A merge of a mail's sender shares the mails' queue: one batch at a time per consumer, so a
+# merge and the mailed request it concerns are never filed in concurrent transactions (each
+# would miss the other's uncommitted rows); in either order one sees the other's result.
+CONSUMERS = [
+    Consumer(
+        "email-received",
+        ["notifications.email.received.v1", "identity.requester.merged.v1"],
+        on_mail_or_merge,
+    )
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -468,6 +469,27 @@ async def delete(uow: UnitOfWork, principal: Principal, item_id: str) -> None:
         workspace=loaded.row.workspace_id,
         subject=f"item/{loaded.row.id}",
     )
+
+
+async def announce_requester_change(
+    uow: UnitOfWork, workspace_id: str, item_ids: Sequence[str], old: str, new: str
+) -> None:
+    """The requester of these items was changed underneath (a merge of people): tell the
+    other services, as any update of an item does, so their copies follow."""
+    for item_id in item_ids:
+        row = await repository.item(uow.session, workspace_id, item_id)
+        if row is None:
+            continue
+        row.updated_at = now()
+        loaded = await _loaded(uow, row)
+        record(uow, row, None, "updated", {"requester_id": {"old": old, "new": new}})
+        uow.emit(
+            ItemUpdated(
+                item=loaded.snapshot(), changes={"requester_id": FieldChange(old=old, new=new)}
+            ),
+            workspace=workspace_id,
+            subject=f"item/{row.id}",
+        )
 
 
 async def move(uow: UnitOfWork, principal: Principal, item_id: str, project_id: str) -> LoadedItem:

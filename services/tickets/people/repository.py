@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.tickets.models import Person, Team, TeamMember
+from services.tickets.models import (
+    Attachment,
+    Comment,
+    Follower,
+    Item,
+    Person,
+    PersonAlias,
+    Team,
+    TeamMember,
+)
 
 
 async def person(session: AsyncSession, workspace_id: str, user_id: str) -> Person | None:
@@ -113,3 +122,62 @@ async def _insert_if_absent(
 ) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(dialect.insert(model).values(row).on_conflict_do_nothing())
+
+
+async def remember_alias(
+    session: AsyncSession, workspace_id: str, alias_id: str, user_id: str
+) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(PersonAlias)
+        .values(alias_id=alias_id, workspace_id=workspace_id, user_id=user_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def real_id(session: AsyncSession, workspace_id: str, user_id: str) -> str:
+    """`user_id`, or the person it turned out to be (see `PersonAlias`)."""
+    found = await session.scalar(
+        select(PersonAlias.user_id).where(
+            PersonAlias.workspace_id == workspace_id, PersonAlias.alias_id == user_id
+        )
+    )
+    return found or user_id
+
+
+async def move_references(
+    session: AsyncSession, workspace_id: str, from_id: str, to_id: str
+) -> list[str]:
+    """Everything that names `from_id` as a person names `to_id` instead (requester,
+    follower, comment author, uploader); a follower already following keeps one row. The
+    ids of the items whose requester moved."""
+    moved = await session.execute(
+        update(Item)
+        .where(Item.workspace_id == workspace_id, Item.requester_id == from_id)
+        .values(requester_id=to_id)
+        .returning(Item.id)
+    )
+    item_ids = list(moved.scalars())
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    followed = select(Follower.item_id, literal(to_id), Follower.workspace_id).where(
+        Follower.workspace_id == workspace_id, Follower.user_id == from_id
+    )
+    await session.execute(
+        dialect.insert(Follower)
+        .from_select(["item_id", "user_id", "workspace_id"], followed)
+        .on_conflict_do_nothing()
+    )
+    await session.execute(
+        delete(Follower).where(Follower.workspace_id == workspace_id, Follower.user_id == from_id)
+    )
+    for column in (Comment.author_id, Attachment.uploaded_by):
+        table = column.class_
+        await session.execute(
+            update(table)
+            .where(table.workspace_id == workspace_id, column == from_id)
+            .values({column.key: to_id})
+        )
+    await session.execute(
+        delete(Person).where(Person.workspace_id == workspace_id, Person.id == from_id)
+    )
+    return item_ids

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, registry
 from contracts.identity import (
+    RequesterMerged,
     TeamChanged,
     UserCreated,
     UserDeactivated,
@@ -34,6 +35,7 @@ from kit.auth import Principal
 from kit.db.times import in_utc
 from kit.logging import get_logger
 from kit.uow import UnitOfWork
+from services.tickets.items import service as items
 from services.tickets.models import Person
 from services.tickets.people import repository
 
@@ -56,6 +58,21 @@ async def apply_user_event(envelope: Envelope, uow: UnitOfWork) -> None:
         log.warning("people.cross_workspace", user_id=user_id, workspace=workspace_id)
         return
     merge(row, fields, in_utc(envelope.time))
+
+
+async def apply_requester_merge(envelope: Envelope, uow: UnitOfWork) -> None:
+    """The id notifications minted for a mail's sender turned out to be an existing user's
+    address: the request's item (its requester, followers, the mailed comments and files)
+    belongs to that user, and the placeholder held for the minted id goes."""
+    merge_of = registry.parse_as(envelope, RequesterMerged)
+    workspace_id = str(merge_of.workspace_id)
+    minted, user_id = str(merge_of.minted_user_id), str(merge_of.user_id)
+    # Remembered, for a mailed request of the sender that is still on its way here (the
+    # merge and the mail travel on different queues); what already holds the id moves now.
+    await repository.remember_alias(uow.session, workspace_id, minted, user_id)
+    moved = await repository.move_references(uow.session, workspace_id, minted, user_id)
+    await items.announce_requester_change(uow, workspace_id, moved, minted, user_id)
+    log.info("requester merged", minted=minted, items=len(moved))
 
 
 async def principal_of(session: AsyncSession, person: Person) -> Principal:
