@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import Column, MetaData, String, Table, func, insert, inspect, select
 from sqlalchemy.engine import Connection
@@ -54,6 +52,7 @@ from kit.db.migrations import alembic_config, upgrade
 from kit.db.tables import ACCESS_GRANTS, ACCESS_WORKSPACES
 from kit.http import Problem
 from kit.uow import UnitOfWork
+from tests.support.schema import drift
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ITEMS_METADATA = MetaData()
@@ -641,24 +640,6 @@ def test_the_token_names_the_client_organisation() -> None:
     assert principal_from_claims({"sub": "u", "wid": "w"}).client_organisation_id is None
 
 
-def _schema_drift(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    access = {ACCESS_GRANTS.name, ACCESS_WORKSPACES.name}
-    return [
-        diff
-        for diff in compare_metadata(context, KIT_METADATA)
-        if access & {getattr(part, "name", None) for part in _walk(diff)}
-    ]
-
-
-def _walk(diff: Any) -> list[Any]:
-    """compare_metadata nests tuples and lists; collect the schema objects inside."""
-    if isinstance(diff, tuple | list):
-        return [leaf for part in diff for leaf in _walk(part)]
-    table = getattr(diff, "table", None)
-    return [diff, table] if table is not None else [diff]
-
-
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 async def test_revision_kit_0002_creates_and_drops_the_projection(
     dialect: str,
@@ -688,7 +669,9 @@ async def test_revision_kit_0002_creates_and_drops_the_projection(
                     "grant_key": inspector.get_pk_constraint("access_grants")[
                         "constrained_columns"
                     ],
-                    "drift": _schema_drift(sync),
+                    "drift": drift(
+                        sync, KIT_METADATA, (ACCESS_GRANTS.name, ACCESS_WORKSPACES.name)
+                    ),
                 }
 
             found = await connection.run_sync(describe)

@@ -8,19 +8,17 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Table, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from kit.db.engine import create_engine
 from kit.db.migrations import alembic_config, upgrade
 from services.notifications.directory.service import mention_keys
 from services.notifications.models import Base
+from tests.support.schema import drift
 
 MIGRATIONS = Path("services/notifications/migrations")
 PEOPLE = [
@@ -28,30 +26,6 @@ PEOPLE = [
     ("zq@acme.example", "Zoë  Quinn-Smith (Design)"),
     ("x@acme.example", ""),
 ]
-
-
-def _tables(diff: Any) -> set[str]:
-    """The tables a difference from `compare_metadata` is about (it nests tuples in lists and
-    names tables by object or by name)."""
-    if isinstance(diff, list):
-        return {name for part in diff for name in _tables(part)}
-    names: set[str] = set()
-    for part in diff[1:]:
-        if isinstance(part, Table):
-            names.add(part.name)
-        elif isinstance(getattr(part, "table", None), Table):
-            names.add(part.table.name)
-        elif isinstance(part, str):
-            names.add(part)
-    return names
-
-
-def _drift(connection: Connection) -> list[Any]:
-    """Differences between the database and the service's models (the kit's tables, which the
-    models do not hold, left out)."""
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    ours = set(Base.metadata.tables)
-    return [d for d in compare_metadata(context, Base.metadata) if _tables(d) & ours]
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
@@ -98,7 +72,9 @@ async def test_revision_0003_derives_mention_names_and_matches_the_models(
             teams = (
                 await connection.execute(text("SELECT assignee_team_ids FROM directory_items"))
             ).scalar_one()
-            drift = await connection.run_sync(_drift)
+            drift_found = await connection.run_sync(
+                lambda sync: drift(sync, Base.metadata, Base.metadata.tables)
+            )
         derived = {row.id: (row.handle, row.name_key, row.first_name) for row in rows}
         for user_id, (email, name) in zip(ids, PEOPLE, strict=True):
             expected = mention_keys(email=email, display_name=name)
@@ -110,7 +86,7 @@ async def test_revision_0003_derives_mention_names_and_matches_the_models(
         assert derived[ids[0]] == ("anna.berg", "anna.berg", "anna")
         assert derived[ids[1]] == ("zq", "zoe.quinn-smith.design", "zoe")
         assert teams in ([], "[]")
-        assert drift == [], "revision notifications_0003 and the models disagree"
+        assert drift_found == [], "revision notifications_0003 and the models disagree"
 
         await asyncio.to_thread(
             command.downgrade, alembic_config(MIGRATIONS, url), "notifications_0002"

@@ -7,10 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy.engine import Connection
-
 from contracts import registry
 from contracts.identity import (
     UserCreated,
@@ -19,9 +15,9 @@ from contracts.identity import (
     UserUpdated,
     WorkspaceCreated,
 )
-from kit.db import KIT_METADATA
 from services.tickets.models import Base
 from tests.conftest import eventually
+from tests.support.schema import drift
 from tests.tickets.conftest import TicketsApp
 
 
@@ -626,17 +622,8 @@ async def test_a_user_id_of_another_workspace_is_never_rewritten(tickets: Ticket
 
 async def test_migrations_build_exactly_the_models(tickets: TicketsApp) -> None:
     """The service's revisions (tickets_0002 added by hand) create what models.py declares."""
-    kit_tables = set(KIT_METADATA.tables) | {"alembic_version"}
-
-    def ours(name: str | None, kind: str, _parents: Any) -> bool:
-        return not (kind == "table" and name in kit_tables)
-
-    def diff(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_name": ours}
-        )
-        return list(compare_metadata(context, Base.metadata))
-
     async with tickets.runtime.engine.connect() as connection:
-        differences = await connection.run_sync(diff)
+        differences = await connection.run_sync(
+            lambda sync: drift(sync, Base.metadata, Base.metadata.tables)
+        )
     assert differences == []
