@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -65,6 +66,20 @@ async def make_database(
     yield make
     for url in created:
         await drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    namespace: str,
+    make_database: Callable[[str], Awaitable[str]],
+) -> str:
+    """A fresh, empty database for one test, once on SQLite (the embedded default) and once
+    on PostgreSQL: for what must work the same on both (migrations, kit tables)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+    return await make_database(namespace.replace("-", "_"))
 
 
 @pytest.fixture

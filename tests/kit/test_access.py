@@ -77,18 +77,9 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    namespace: str,
-    make_database: Callable[[str], Awaitable[str]],
-) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'access.sqlite3'}"
-    else:
-        url = await make_database(namespace.replace("-", "_"))
-    built = create_engine(url)
+@pytest.fixture
+async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    built = create_engine(empty_database_url)
     async with built.begin() as connection:
         await connection.run_sync(KIT_METADATA.create_all)
         await connection.run_sync(ITEMS_METADATA.create_all)
@@ -640,17 +631,10 @@ def test_the_token_names_the_client_organisation() -> None:
     assert principal_from_claims({"sub": "u", "wid": "w"}).client_organisation_id is None
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 async def test_revision_kit_0002_creates_and_drops_the_projection(
-    dialect: str,
-    tmp_path: Path,
-    namespace: str,
-    make_database: Callable[[str], Awaitable[str]],
+    empty_database_url: str,
 ) -> None:
-    if dialect == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
-    else:
-        url = await make_database(namespace.replace("-", "_") + "_mig")
+    url = empty_database_url
     migrations = Path("services/tickets/migrations")
     await asyncio.to_thread(upgrade, migrations, url)
 

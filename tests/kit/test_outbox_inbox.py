@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
 
 import pytest
 from sqlalchemy import JSON, Column, Float, MetaData, String, Table, bindparam, func, insert, select
@@ -44,18 +43,9 @@ async def prepared_engine(url: str) -> AsyncEngine:
     return built
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    namespace: str,
-    make_database: Callable[[str], Awaitable[str]],
-) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.sqlite3'}"
-    else:
-        url = await make_database(namespace.replace("-", "_"))
-    built = await prepared_engine(url)
+@pytest.fixture
+async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    built = await prepared_engine(empty_database_url)
     yield built
     await built.dispose()
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
@@ -28,17 +26,10 @@ PEOPLE = [
 ]
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 async def test_revision_0003_derives_mention_names_and_matches_the_models(
-    dialect: str,
-    tmp_path: Path,
-    namespace: str,
-    make_database: Callable[[str], Awaitable[str]],
+    empty_database_url: str,
 ) -> None:
-    if dialect == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'notifications.sqlite3'}"
-    else:
-        url = await make_database(namespace.replace("-", "_") + "_nmig")
+    url = empty_database_url
     await asyncio.to_thread(upgrade, MIGRATIONS, url, "notifications_0002")
     engine = create_engine(url)
     workspace_id, item_id = str(uuid.uuid4()), str(uuid.uuid4())
