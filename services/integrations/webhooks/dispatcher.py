@@ -192,21 +192,13 @@ class Dispatcher:
                     continue  # stays due; taken when a slot frees up
                 taken[endpoint.id] += 1
                 claimed.append(
-                    Claimed(
+                    Claimed.of(
+                        endpoint,
                         delivery_id=delivery.id,
                         workspace_id=delivery.workspace_id,
-                        endpoint_id=endpoint.id,
-                        url=endpoint.url,
                         body=delivery.body,
                         attempt=delivery.attempts + 1,
-                        secrets=tuple(
-                            service.secrets_in_use(
-                                endpoint.secret,
-                                endpoint.previous_secret,
-                                endpoint.previous_secret_expires_at,
-                                moment,
-                            )
-                        ),
+                        moment=moment,
                     )
                 )
             await repository.finish(

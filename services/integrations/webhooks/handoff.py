@@ -21,7 +21,23 @@ from typing import Any, Protocol
 
 from sqlalchemy import event as orm_event
 
+from kit.db.times import in_utc
 from kit.uow import UnitOfWork
+
+
+class Signing(Protocol):
+    """What an attempt needs of its endpoint (an ORM row, or the dispatcher's `Target`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def secret(self) -> str: ...
+    @property
+    def previous_secret(self) -> str | None: ...
+    @property
+    def previous_secret_expires_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,27 @@ class Claimed:
     body: str
     attempt: int
     secrets: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        endpoint: Signing,
+        *,
+        delivery_id: str,
+        workspace_id: str,
+        body: str,
+        attempt: int,
+        moment: datetime,
+    ) -> Claimed:
+        """Signed with the secrets in use at `moment`: the current one, and the previous one
+        while its overlap after a rotation lasts."""
+        secrets = [endpoint.secret]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires is not None and in_utc(expires) > moment:
+            secrets.append(endpoint.previous_secret)
+        return cls(
+            delivery_id, workspace_id, endpoint.id, endpoint.url, body, attempt, tuple(secrets)
+        )
 
 
 class LocalDispatcher(Protocol):

@@ -17,7 +17,6 @@ from contracts.envelope import new_event_id
 from contracts.integrations import EndpointDisabled
 from kit import access
 from kit.auth import Principal
-from kit.db.times import in_utc
 from kit.http.problems import Problem
 from kit.uow import UnitOfWork
 from services.integrations.models import WebhookDelivery, WebhookEndpoint
@@ -143,16 +142,6 @@ def rotate_secret(endpoint: WebhookEndpoint, settings: IntegrationsSettings) -> 
     endpoint.secret = signing.new_secret()
 
 
-def secrets_in_use(
-    secret: str, previous: str | None, previous_expires_at: datetime | None, moment: datetime
-) -> list[str]:
-    """The current secret, and the previous one while its overlap lasts."""
-    in_use = [secret]
-    if previous and previous_expires_at is not None and in_utc(previous_expires_at) > moment:
-        in_use.append(previous)
-    return in_use
-
-
 def disable(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) -> None:
     """Switch off and tell the owner (notifications mails them on the event)."""
     if not endpoint.enabled:
@@ -260,7 +249,16 @@ async def fan_out(
             if local is not None and lease is not None:
                 # Written claimed: the first attempt starts when this transaction commits.
                 row["attempts"], row["next_attempt_at"] = 1, lease
-                claimed.append(_claimed(endpoint, row, local.now()))
+                claimed.append(
+                    handoff.Claimed.of(
+                        endpoint,
+                        delivery_id=row["id"],
+                        workspace_id=endpoint.workspace_id,
+                        body=row["body"],
+                        attempt=1,
+                        moment=local.now(),
+                    )
+                )
             rows.append(row)
     if rows:
         # Rows, not ORM objects: every consumed event may queue some, and a batch of them
@@ -269,25 +267,6 @@ async def fan_out(
         if local is not None:
             handoff.after_commit(uow, local, claimed, due_now=len(claimed) < len(rows))
     return len(rows)
-
-
-def _claimed(endpoint: WebhookEndpoint, row: dict[str, Any], moment: datetime) -> handoff.Claimed:
-    return handoff.Claimed(
-        delivery_id=row["id"],
-        workspace_id=endpoint.workspace_id,
-        endpoint_id=endpoint.id,
-        url=endpoint.url,
-        body=row["body"],
-        attempt=row["attempts"],
-        secrets=tuple(
-            secrets_in_use(
-                endpoint.secret,
-                endpoint.previous_secret,
-                endpoint.previous_secret_expires_at,
-                moment,
-            )
-        ),
-    )
 
 
 async def _enabled_endpoints(uow: UnitOfWork, workspace_id: str) -> list[WebhookEndpoint]:
