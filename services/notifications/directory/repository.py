@@ -8,9 +8,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.db.upsert import insert_for
 from services.notifications.models import (
     DirectoryItem,
     DirectoryPerson,
@@ -229,7 +229,7 @@ async def insert_new(
     """`save` with no columns to overwrite, for several rows in one statement (rows of the
     same shape): each is inserted unless its id exists."""
     if rows:
-        stmt = _insert(session, model).values([dict(row) for row in rows])
+        stmt = insert_for(session, model).values([dict(row) for row in rows])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 
@@ -238,7 +238,7 @@ async def fill_blanks(
 ) -> None:
     """Insert `row`, or fill only the text columns the existing row still holds blank."""
     table = model.__table__
-    stmt = _insert(session, model).values(dict(row))
+    stmt = insert_for(session, model).values(dict(row))
     values = {
         name: func.coalesce(func.nullif(table.c[name], ""), stmt.excluded[name]) for name in columns
     }
@@ -255,7 +255,7 @@ async def save_team(session: AsyncSession, row: Mapping[str, Any]) -> bool:
     """Write a team's state unless the copy holds a later one; returns whether it was written
     (its members are then to be replaced too)."""
     table = DirectoryTeam.__table__
-    stmt = _insert(session, DirectoryTeam).values(dict(row))
+    stmt = insert_for(session, DirectoryTeam).values(dict(row))
     result = await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["id"],
@@ -292,16 +292,10 @@ async def replace_team_members(
     )
     if user_ids:
         await session.execute(
-            _insert(session, DirectoryTeamMember).values(
+            insert_for(session, DirectoryTeamMember).values(
                 [{"team_id": team_id, "user_id": u, "workspace_id": workspace_id} for u in user_ids]
             )
         )
-
-
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 async def _upsert(
@@ -312,7 +306,7 @@ async def _upsert(
     *,
     fenced: bool,
 ) -> None:
-    stmt = _insert(session, model).values(dict(row))
+    stmt = insert_for(session, model).values(dict(row))
     if not update:
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
         return

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import delete, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.db.upsert import insert_for
 from services.tickets.models import (
     Attachment,
     Comment,
@@ -120,16 +120,14 @@ async def replace_team_members(
 async def _insert_if_absent(
     session: AsyncSession, model: type[Person] | type[Team], row: dict[str, object]
 ) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(dialect.insert(model).values(row).on_conflict_do_nothing())
+    await session.execute(insert_for(session, model).values(row).on_conflict_do_nothing())
 
 
 async def remember_alias(
     session: AsyncSession, workspace_id: str, alias_id: str, user_id: str
 ) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(PersonAlias)
+        insert_for(session, PersonAlias)
         .values(alias_id=alias_id, workspace_id=workspace_id, user_id=user_id)
         .on_conflict_do_nothing()
     )
@@ -158,12 +156,11 @@ async def move_references(
         .returning(Item.id)
     )
     item_ids = list(moved.scalars())
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     followed = select(Follower.item_id, literal(to_id), Follower.workspace_id).where(
         Follower.workspace_id == workspace_id, Follower.user_id == from_id
     )
     await session.execute(
-        dialect.insert(Follower)
+        insert_for(session, Follower)
         .from_select(["item_id", "user_id", "workspace_id"], followed)
         .on_conflict_do_nothing()
     )
